@@ -90,11 +90,11 @@ func (Not) isFilter()     {}
 
 // Bounds on filters, so that a query's cost stays bounded.
 const (
-	MaxFilterDepth = 12   // nesting of $and/$or/$not
-	MaxFilterNodes = 200  // conditions in one filter
-	MaxInValues    = 500  // values in one $in/$nin
-	MaxRegexLen    = 256  // bytes in one pattern
-	MaxPathDepth   = 16   // segments in a dotted path
+	MaxFilterDepth = 12    // nesting of $and/$or/$not
+	MaxFilterNodes = 200   // conditions in one filter
+	MaxInValues    = 500   // values in one $in/$nin
+	MaxRegexLen    = 256   // bytes in one pattern
+	MaxPathDepth   = 16    // segments in a dotted path
 	MaxFilterBytes = 16384 // bytes of filter JSON
 )
 
