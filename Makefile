@@ -1,0 +1,40 @@
+# Skybridge — the front door. `make run` serves on embedded defaults;
+# `make test` runs every test (installing redis-server when missing, as root).
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS        := ./...
+
+.PHONY: all build run test test-full bench lint deps clean
+
+all: build
+
+build:
+	$(GO) build -o bin/skybridge ./cmd/skybridge
+
+## run: serve with zero configuration (SQLite in ./data, in-process cache, :8080)
+run:
+	$(GO) run ./cmd/skybridge serve
+
+deps:
+	@./scripts/ensure-deps.sh
+
+## test: all tests with the race detector; long property/soak runs are shortened (-short)
+test: deps
+	$(GO) test -race -short -count=1 -timeout 20m $(PKGS)
+
+## test-full: the same with long property, soak and load runs at full length
+test-full: deps
+	$(GO) test -race -count=1 -timeout 80m $(PKGS)
+
+## bench: store and HTTP benchmarks beside a bare chi baseline, as ratios
+bench: deps
+	@./scripts/bench.sh
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+clean:
+	rm -rf bin

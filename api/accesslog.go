@@ -1,0 +1,77 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// AccessLog logs one JSON line per request through log: method, route
+// pattern, path, status, bytes, duration, request id and remote address.
+// It never logs headers, so keys, tokens and Authorization stay out of the
+// log, nor the query string, which may carry one-time codes. Server errors
+// (5xx) are logged at warn level, everything else at info.
+//
+// It must run inside the chi router (Router.Use) to see the route pattern.
+func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
+	if log == nil {
+		panic("api: AccessLog needs a logger")
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			defer func() {
+				status := ww.Status()
+				if status == 0 {
+					// Nothing written: net/http sends 200, or the
+					// connection was aborted by a panic.
+					status = http.StatusOK
+				}
+				level := slog.LevelInfo
+				if status >= 500 {
+					level = slog.LevelWarn
+				}
+				log.LogAttrs(r.Context(), level, "http request",
+					slog.String("method", r.Method),
+					slog.String("route", routeLabel(r)),
+					slog.String("path", r.URL.Path),
+					slog.Int("status", status),
+					slog.Int("bytes", ww.BytesWritten()),
+					slog.Duration("duration", time.Since(start)),
+					slog.String("requestId", RequestIDFrom(r.Context())),
+					slog.String("remote", r.RemoteAddr))
+			}()
+			next.ServeHTTP(ww, r)
+		})
+	}
+}
+
+// unmatchedRoute labels requests no route matched, so that scanners
+// probing random paths cannot blow up the metrics' label sets.
+const unmatchedRoute = "unmatched"
+
+// routeLabel returns the chi route pattern that served r ("/readyz",
+// "/admin/api/apps/{id}"), never the raw path; "unmatched" when no route
+// did. It is only complete after the router has served r.
+func routeLabel(r *http.Request) string {
+	if p := chi.RouteContext(r.Context()).RoutePattern(); p != "" {
+		return p
+	}
+	return unmatchedRoute
+}
+
+// markUnmatched wraps the router's not-found and method-not-allowed
+// handlers: it drops the partial pattern a mounted sub-router left behind
+// ("/v1/*"), so that routeLabel reports "unmatched".
+func markUnmatched(h http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			rctx.RoutePatterns = rctx.RoutePatterns[:0]
+		}
+		h.ServeHTTP(w, r)
+	}
+}

@@ -1,0 +1,84 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts requests in skybridge_http_requests_total{route,method,
+// status} and times them in skybridge_http_request_duration_seconds{route,
+// method}, registering both with reg. The route label is the chi route
+// pattern ("/admin/api/apps/{id}"), never the raw path, and "unmatched"
+// when no route matched; methods outside the standard set count as
+// "OTHER". Both keep the label sets bounded whatever clients send.
+//
+// When reg already holds the collectors (a second API built on the same
+// registry, as on a reload), they are shared. It must run inside the chi
+// router (Router.Use) to see the route pattern.
+func Metrics(reg prometheus.Registerer) (func(http.Handler) http.Handler, error) {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "skybridge_http_requests_total",
+		Help: "HTTP requests served, by route pattern, method and status.",
+	}, []string{"route", "method", "status"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "skybridge_http_request_duration_seconds",
+		Help:    "HTTP request latency, by route pattern and method.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"route", "method"})
+	if err := register(reg, &requests); err != nil {
+		return nil, err
+	}
+	if err := register(reg, &duration); err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			defer func() {
+				status := ww.Status()
+				if status == 0 {
+					status = http.StatusOK
+				}
+				route, method := routeLabel(r), methodLabel(r.Method)
+				requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+				duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			}()
+			next.ServeHTTP(ww, r)
+		})
+	}, nil
+}
+
+// register registers *c with reg, or swaps in the equal collector reg
+// already has.
+func register[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
+	err := reg.Register(*c)
+	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
+		existing, ok := are.ExistingCollector.(C)
+		if !ok {
+			return fmt.Errorf("api: metrics: a different collector is registered under that name: %w", err)
+		}
+		*c = existing
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("api: metrics: %w", err)
+	}
+	return nil
+}
+
+// methodLabel keeps the method label to the standard methods.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}

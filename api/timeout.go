@@ -1,0 +1,53 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// Timeout puts a deadline of d on every request's context. Handlers (and
+// the store calls they make) honour it; when a handler returns after the
+// deadline without having written anything, the client gets a 504
+// problem+json. It does not answer while the handler still runs: that would
+// mean buffering every response, and a handler that ignores its context is
+// a bug to fix, not to paper over (the http.Server's WriteTimeout is the
+// backstop).
+//
+// Protocol upgrades (WebSocket) are exempt: they are long-lived by design.
+func Timeout(d time.Duration) func(http.Handler) http.Handler {
+	if d <= 0 {
+		panic("api: Timeout needs a positive duration")
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isUpgrade(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r.WithContext(ctx))
+			if ww.Status() == 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				writeProblem(ww, r, problemFor(ErrTimeout))
+			}
+		})
+	}
+}
+
+// isUpgrade reports whether r asks to switch protocols (WebSocket).
+func isUpgrade(r *http.Request) bool {
+	for _, v := range r.Header.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/internal/server"
+	"github.com/skybridgehq/skybridge/migrations"
+	"github.com/skybridgehq/skybridge/store"
+)
+
+// openSystem opens the configured store and its migrated system database.
+func openSystem(ctx context.Context, cfg server.Config, log *slog.Logger) (store.Provider, store.DB, error) {
+	p, err := server.OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sys, err := p.DB(ctx, store.SystemDB)
+	if err != nil {
+		p.Close()
+		return nil, nil, fmt.Errorf("open system database: %w", err)
+	}
+	if _, err := migrations.Run(ctx, sys, migrations.System(), log); err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	return p, sys, nil
+}
+
+func cmdMigrate(ctx context.Context, env cmdEnv, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(env.stdout)
+	load := configFlags(fs, env)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	p, err := server.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	sys, err := p.DB(ctx, store.SystemDB)
+	if err != nil {
+		return fmt.Errorf("open system database: %w", err)
+	}
+	applied, err := migrations.Run(ctx, sys, migrations.System(), newLogger(cfg, env.stderr))
+	for _, id := range applied {
+		fmt.Fprintln(env.stdout, "applied", id)
+	}
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(env.stdout, "%s store is up to date\n", p.Kind())
+	}
+	return nil
+}
+
+func cmdAdmin(ctx context.Context, env cmdEnv, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return fmt.Errorf("%w: admin create --email E --password P [--role owner|admin]", errUsage)
+	}
+	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
+	fs.SetOutput(env.stdout)
+	email := fs.String("email", "", "the admin's email (required)")
+	password := fs.String("password", "", "the admin's password, at least 12 characters (required)")
+	role := fs.String("role", "", "owner or admin (default: owner for the first admin, else admin)")
+	load := configFlags(fs, env)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*email) == "" || *password == "" {
+		return fmt.Errorf("%w: --email and --password are required", errUsage)
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, env.stderr)
+	kr, err := server.OpenKeyring(cfg, log)
+	if err != nil {
+		return err
+	}
+	p, sys, err := openSystem(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	svc := auth.NewService(sys, kr, auth.Config{})
+	if *role == "" || *role == "owner" {
+		created, err := svc.BootstrapAdmin(ctx, *email, *password)
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(env.stdout, "created owner %s\n", *email)
+			return nil
+		}
+		if *role == "" {
+			*role = "admin"
+		}
+	}
+	a, err := svc.CreateAdmin(ctx, *email, *password, *role)
+	if errors.Is(err, auth.ErrExists) {
+		return fmt.Errorf("an admin with email %s already exists", *email)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "created %s %s\n", a.Role, a.Email)
+	return nil
+}

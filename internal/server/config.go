@@ -1,0 +1,318 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of one Skybridge node. Every field has
+// a key in skybridge.yaml and a SKYBRIDGE_* environment variable; the zero
+// value of a field means its default. See Fields for the table.
+type Config struct {
+	// HTTPAddr is where the HTTP API listens. Default: ":8080".
+	HTTPAddr string
+	// MQTTAddr is where the embedded MQTT broker listens. Default: ":1883".
+	MQTTAddr string
+	// DataDir holds the SQLite files and the generated secret key.
+	// Default: "./data".
+	DataDir string
+	// MongoURI, when set, selects the MongoDB store instead of SQLite.
+	MongoURI string
+	// RedisURL, when set, selects the Redis cache instead of the in-process
+	// one.
+	RedisURL string
+	// AdminEmail and AdminPassword create the first admin (an owner) when
+	// no admin exists yet.
+	AdminEmail    string
+	AdminPassword string
+	// LogLevel is debug, info, warn or error. Default: "info".
+	LogLevel string
+	// SecretKey is the master key that encrypts secrets at rest and signs
+	// tokens: 32 bytes, base64 or hex. With SQLite it is generated into
+	// DataDir on first start when unset; with MongoDB it is required.
+	SecretKey string
+	// ShutdownGrace is how long in-flight requests may run after SIGTERM.
+	// Default: 15s.
+	ShutdownGrace time.Duration
+	// RequestTimeout bounds one HTTP request. Default: 30s.
+	RequestTimeout time.Duration
+	// MaxBodyBytes bounds a request body. Default: 2 MiB.
+	MaxBodyBytes int64
+	// CORSOrigins lists origins allowed to call the API from a browser;
+	// "*" allows any. Default: none.
+	CORSOrigins []string
+}
+
+// field describes one configuration key: its names, default and parser.
+type field struct {
+	yaml, env, def, help string
+	set              func(c *Config, v string) error
+}
+
+// Fields is the table every subcommand reads configuration through, in the
+// order `--help` lists it.
+var fields = []field{
+	{"httpAddr", "SKYBRIDGE_HTTP_ADDR", ":8080", "HTTP listen address", func(c *Config, v string) error { return setAddr(&c.HTTPAddr, v) }},
+	{"mqttAddr", "SKYBRIDGE_MQTT_ADDR", ":1883", "MQTT broker listen address", func(c *Config, v string) error { return setAddr(&c.MQTTAddr, v) }},
+	{"dataDir", "SKYBRIDGE_DATA_DIR", "./data", "directory of the SQLite store and generated secret key", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("must not be empty")
+		}
+		c.DataDir = v
+		return nil
+	}},
+	{"mongoURI", "SKYBRIDGE_MONGO_URI", "", "MongoDB URI; set → MongoDB store instead of SQLite", func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "mongodb://") && !strings.HasPrefix(v, "mongodb+srv://") {
+			return errors.New("must start with mongodb:// or mongodb+srv://")
+		}
+		c.MongoURI = v
+		return nil
+	}},
+	{"redisURL", "SKYBRIDGE_REDIS_URL", "", "Redis URL; set → Redis cache instead of in-process", func(c *Config, v string) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+				return errors.New("must be a redis:// or rediss:// URL with a host")
+			}
+		}
+		c.RedisURL = v
+		return nil
+	}},
+	{"adminEmail", "SKYBRIDGE_ADMIN_EMAIL", "", "first admin's email (created when no admin exists)", func(c *Config, v string) error { c.AdminEmail = v; return nil }},
+	{"adminPassword", "SKYBRIDGE_ADMIN_PASSWORD", "", "first admin's password (at least 12 characters)", func(c *Config, v string) error {
+		if v != "" && len([]rune(v)) < 12 {
+			return errors.New("must have at least 12 characters")
+		}
+		c.AdminPassword = v
+		return nil
+	}},
+	{"logLevel", "SKYBRIDGE_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
+		if _, err := parseLevel(v); err != nil {
+			return err
+		}
+		c.LogLevel = strings.ToLower(v)
+		return nil
+	}},
+	{"secretKey", "SKYBRIDGE_SECRET_KEY", "", "master key, 32 bytes base64/hex (generated into the data dir with SQLite; required with MongoDB)", func(c *Config, v string) error { c.SecretKey = v; return nil }},
+	{"shutdownGrace", "SKYBRIDGE_SHUTDOWN_GRACE", "15s", "how long in-flight requests may finish after SIGTERM", func(c *Config, v string) error {
+		return setDuration(&c.ShutdownGrace, v, 0, time.Hour)
+	}},
+	{"requestTimeout", "SKYBRIDGE_REQUEST_TIMEOUT", "30s", "longest time one HTTP request may take", func(c *Config, v string) error {
+		return setDuration(&c.RequestTimeout, v, time.Millisecond, time.Hour)
+	}},
+	{"maxBodyBytes", "SKYBRIDGE_MAX_BODY_BYTES", "2097152", "largest request body in bytes", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 1<<30 {
+			return errors.New("must be a whole number of bytes from 1024 to 1073741824")
+		}
+		c.MaxBodyBytes = n
+		return nil
+	}},
+	{"corsOrigins", "SKYBRIDGE_CORS_ORIGINS", "", "comma-separated origins allowed by CORS; * for any", func(c *Config, v string) error {
+		c.CORSOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o == "" {
+				continue
+			}
+			if o != "*" {
+				u, err := url.Parse(o)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+					return fmt.Errorf("origin %q must be * or scheme://host[:port]", o)
+				}
+			}
+			c.CORSOrigins = append(c.CORSOrigins, strings.TrimSuffix(o, "/"))
+		}
+		return nil
+	}},
+}
+
+// ConfigError is a configuration value that cannot be used. It names the
+// key as the environment variable and the YAML key.
+type ConfigError struct {
+	Env, YAML, Source string
+	Err               error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("invalid configuration %s (%s in %s): %v", e.Env, e.YAML, e.Source, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// DefaultConfig returns the configuration with every default applied.
+func DefaultConfig() Config {
+	var c Config
+	for _, f := range fields {
+		if err := f.set(&c, f.def); err != nil {
+			panic(fmt.Sprintf("default of %s: %v", f.env, err)) // a bug in the table
+		}
+	}
+	return c
+}
+
+// LoadConfig builds the configuration: defaults, then the YAML file at path
+// (skipped when path is "" or, for the default name, when it does not
+// exist), then SKYBRIDGE_* variables from environ. mustExist makes a
+// missing file an error (an explicit --config).
+func LoadConfig(path string, mustExist bool, environ []string) (Config, error) {
+	c := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if err := applyYAML(&c, data, path); err != nil {
+				return Config{}, err
+			}
+		case errors.Is(err, os.ErrNotExist) && !mustExist:
+		default:
+			return Config{}, fmt.Errorf("read configuration file: %w", err)
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "SKYBRIDGE_") {
+			env[k] = v
+		}
+	}
+	known := map[string]bool{}
+	for _, f := range fields {
+		known[f.env] = true
+		if v, ok := env[f.env]; ok {
+			if err := f.set(&c, v); err != nil {
+				return Config{}, &ConfigError{Env: f.env, YAML: f.yaml, Source: "environment", Err: err}
+			}
+		}
+	}
+	for k := range env {
+		if !known[k] && !strings.HasPrefix(k, "SKYBRIDGE_TEST_") {
+			return Config{}, &ConfigError{Env: k, YAML: "?", Source: "environment", Err: errors.New("unknown setting")}
+		}
+	}
+	return c, c.validate()
+}
+
+func applyYAML(c *Config, data []byte, path string) error {
+	var raw map[string]yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("configuration file %s: %w", path, err)
+	}
+	byYAML := map[string]field{}
+	for _, f := range fields {
+		byYAML[f.yaml] = f
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f, ok := byYAML[k]
+		if !ok {
+			return &ConfigError{Env: "?", YAML: k, Source: path, Err: errors.New("unknown setting")}
+		}
+		n := raw[k]
+		var v string
+		switch n.Kind {
+		case yaml.ScalarNode:
+			v = n.Value
+		case yaml.SequenceNode: // lists, e.g. corsOrigins
+			var parts []string
+			if err := n.Decode(&parts); err != nil {
+				return &ConfigError{Env: f.env, YAML: k, Source: path, Err: err}
+			}
+			v = strings.Join(parts, ",")
+		default:
+			return &ConfigError{Env: f.env, YAML: k, Source: path, Err: errors.New("must be a scalar or a list")}
+		}
+		if err := f.set(c, v); err != nil {
+			return &ConfigError{Env: f.env, YAML: k, Source: path, Err: err}
+		}
+	}
+	return nil
+}
+
+// validate checks rules across keys.
+func (c Config) validate() error {
+	if c.AdminEmail != "" && c.AdminPassword == "" {
+		return &ConfigError{Env: "SKYBRIDGE_ADMIN_PASSWORD", YAML: "adminPassword", Source: "configuration", Err: errors.New("required when SKYBRIDGE_ADMIN_EMAIL is set")}
+	}
+	if c.AdminPassword != "" && c.AdminEmail == "" {
+		return &ConfigError{Env: "SKYBRIDGE_ADMIN_EMAIL", YAML: "adminEmail", Source: "configuration", Err: errors.New("required when SKYBRIDGE_ADMIN_PASSWORD is set")}
+	}
+	if c.MongoURI != "" && c.SecretKey == "" {
+		return &ConfigError{Env: "SKYBRIDGE_SECRET_KEY", YAML: "secretKey", Source: "configuration",
+			Err: errors.New("required with SKYBRIDGE_MONGO_URI: every node must share the same key")}
+	}
+	return nil
+}
+
+// LogLevel returns the parsed log level.
+func (c Config) Level() slog.Level {
+	l, _ := parseLevel(c.LogLevel)
+	return l
+}
+
+func parseLevel(v string) (slog.Level, error) {
+	switch strings.ToLower(v) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, errors.New("must be debug, info, warn or error")
+}
+
+func setAddr(dst *string, v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("must be host:port or :port")
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return errors.New("port must be a number from 0 to 65535")
+	}
+	_ = host
+	*dst = v
+	return nil
+}
+
+func setDuration(dst *time.Duration, v string, lo, hi time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return fmt.Errorf("must be a duration such as 30s, from %s to %s", lo, hi)
+	}
+	*dst = d
+	return nil
+}
+
+// WriteConfigHelp writes the table of settings with their defaults.
+func WriteConfigHelp(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENVIRONMENT\tskybridge.yaml\tDEFAULT\tMEANING")
+	for _, f := range fields {
+		def := f.def
+		if def == "" {
+			def = "(unset)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.env, f.yaml, def, f.help)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,125 @@
+package server
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	if c.HTTPAddr != ":8080" || c.MQTTAddr != ":1883" || c.DataDir != "./data" || c.LogLevel != "info" ||
+		c.ShutdownGrace != 15*time.Second || c.RequestTimeout != 30*time.Second || c.MaxBodyBytes != 2<<20 ||
+		c.MongoURI != "" || c.RedisURL != "" || len(c.CORSOrigins) != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadConfigLayers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "skybridge.yaml")
+	yml := "httpAddr: 127.0.0.1:9000\nlogLevel: debug\ncorsOrigins: [\"https://a.example\", \"http://localhost:3000\"]\nshutdownGrace: 5s\n"
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(path, true, []string{"SKYBRIDGE_HTTP_ADDR=:7000", "PATH=/bin", "SKYBRIDGE_REDIS_URL=redis://127.0.0.1:6379/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":7000" {
+		t.Errorf("environment should override the file: %q", c.HTTPAddr)
+	}
+	if c.LogLevel != "debug" || c.ShutdownGrace != 5*time.Second || c.RedisURL == "" {
+		t.Errorf("file values lost: %+v", c)
+	}
+	if strings.Join(c.CORSOrigins, " ") != "https://a.example http://localhost:3000" {
+		t.Errorf("cors: %v", c.CORSOrigins)
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "none.yaml"), false, nil); err != nil {
+		t.Fatalf("an absent default file is fine: %v", err)
+	}
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "none.yaml"), true, nil); err == nil {
+		t.Fatal("an absent explicit file must fail")
+	}
+}
+
+func TestLoadConfigErrorsNameTheKey(t *testing.T) {
+	cases := []struct {
+		name    string
+		yaml    string
+		env     []string
+		wantKey string
+	}{
+		{"bad addr", "", []string{"SKYBRIDGE_HTTP_ADDR=nope"}, "SKYBRIDGE_HTTP_ADDR"},
+		{"bad port", "", []string{"SKYBRIDGE_MQTT_ADDR=:99999"}, "SKYBRIDGE_MQTT_ADDR"},
+		{"bad level", "", []string{"SKYBRIDGE_LOG_LEVEL=loud"}, "SKYBRIDGE_LOG_LEVEL"},
+		{"bad mongo", "", []string{"SKYBRIDGE_MONGO_URI=http://x"}, "SKYBRIDGE_MONGO_URI"},
+		{"mongo needs secret", "", []string{"SKYBRIDGE_MONGO_URI=mongodb://127.0.0.1:1"}, "SKYBRIDGE_SECRET_KEY"},
+		{"bad redis", "", []string{"SKYBRIDGE_REDIS_URL=localhost:6379"}, "SKYBRIDGE_REDIS_URL"},
+		{"short password", "", []string{"SKYBRIDGE_ADMIN_EMAIL=a@b.c", "SKYBRIDGE_ADMIN_PASSWORD=short"}, "SKYBRIDGE_ADMIN_PASSWORD"},
+		{"email without password", "", []string{"SKYBRIDGE_ADMIN_EMAIL=a@b.c"}, "SKYBRIDGE_ADMIN_PASSWORD"},
+		{"unknown env", "", []string{"SKYBRIDGE_HTTP_ADR=:1"}, "SKYBRIDGE_HTTP_ADR"},
+		{"bad duration", "", []string{"SKYBRIDGE_SHUTDOWN_GRACE=soon"}, "SKYBRIDGE_SHUTDOWN_GRACE"},
+		{"bad body", "", []string{"SKYBRIDGE_MAX_BODY_BYTES=12"}, "SKYBRIDGE_MAX_BODY_BYTES"},
+		{"bad cors", "", []string{"SKYBRIDGE_CORS_ORIGINS=ftp://x"}, "SKYBRIDGE_CORS_ORIGINS"},
+		{"unknown yaml", "httpAdr: :1\n", nil, "httpAdr"},
+		{"bad yaml value", "requestTimeout: forever\n", nil, "requestTimeout"},
+		{"yaml map value", "httpAddr: {a: 1}\n", nil, "httpAddr"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.yaml != "" {
+				path = filepath.Join(t.TempDir(), "skybridge.yaml")
+				if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := LoadConfig(path, path != "", tc.env)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("want ConfigError, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.wantKey) {
+				t.Fatalf("error %q does not name %s", err, tc.wantKey)
+			}
+		})
+	}
+}
+
+func TestLoadConfigSecretNotEchoed(t *testing.T) {
+	_, err := LoadConfig("", false, []string{"SKYBRIDGE_MONGO_URI=mongodb://h", "SKYBRIDGE_ADMIN_PASSWORD=hunter2-hunter2-x"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error must name the key, not the value: %v", err)
+	}
+}
+
+func TestConfigHelpListsEveryKey(t *testing.T) {
+	var b strings.Builder
+	WriteConfigHelp(&b)
+	for _, f := range fields {
+		if !strings.Contains(b.String(), f.env) || !strings.Contains(b.String(), f.yaml) {
+			t.Errorf("help lacks %s", f.env)
+		}
+	}
+	if !strings.Contains(b.String(), ":8080") || !strings.Contains(b.String(), "./data") {
+		t.Error("help lacks defaults")
+	}
+}
+
+func FuzzLoadConfigYAML(f *testing.F) {
+	f.Add("httpAddr: :8080\n")
+	f.Add("corsOrigins: [\"*\"]\nmaxBodyBytes: 4096\n")
+	f.Add("a: [1, {b: 2}]\n")
+	f.Add("- x\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		c := DefaultConfig()
+		_ = applyYAML(&c, []byte(s), "fuzz.yaml")
+	})
+}

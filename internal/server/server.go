@@ -1,0 +1,224 @@
+// Package server wires one Skybridge node together: configuration → store,
+// cache and key ring → domain services → the HTTP API. cmd/skybridge and
+// internal/testenv both build nodes through it, so tests run exactly the
+// wiring the binary runs (see docs/decisions/0001-wiring-in-internal-server.md).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/skybridgehq/skybridge/api"
+	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/cache"
+	"github.com/skybridgehq/skybridge/keyring"
+	"github.com/skybridgehq/skybridge/migrations"
+	"github.com/skybridgehq/skybridge/store"
+	"github.com/skybridgehq/skybridge/store/mongo"
+	"github.com/skybridgehq/skybridge/store/sqlite"
+)
+
+// Version is the build's version, set with -ldflags at release time.
+var Version = "dev"
+
+// Node is one running Skybridge process: its clients, services and
+// listeners. Build it with Open, then Start, then Shutdown.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	Store store.Provider
+	Cache cache.Cache
+	Keys  *keyring.Keyring
+	Auth  *auth.Service
+	API   *api.API
+
+	http     *http.Server
+	ln       net.Listener
+	serveErr chan error
+	stopOnce sync.Once
+}
+
+// Options adjust a node beyond its Config; tests use them.
+type Options struct {
+	// Auth overrides the auth service configuration (e.g. cheaper password
+	// hashing in tests).
+	Auth auth.Config
+}
+
+// Open connects the store and cache, runs the migrations, creates the first
+// admin when configured, and builds the services. It listens on nothing
+// yet. On error everything it opened is closed again.
+func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (n *Node, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n = &Node{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			n.closeClients()
+			n = nil
+		}
+	}()
+	if n.Keys, err = OpenKeyring(cfg, log); err != nil {
+		return nil, err
+	}
+	if n.Store, err = OpenStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if n.Cache, err = openCache(cfg); err != nil {
+		return nil, err
+	}
+	sys, err := n.Store.DB(ctx, store.SystemDB)
+	if err != nil {
+		return nil, fmt.Errorf("open system database: %w", err)
+	}
+	if _, err := migrations.Run(ctx, sys, migrations.System(), log); err != nil {
+		return nil, err
+	}
+	n.Auth = auth.NewService(sys, n.Keys, opts.Auth)
+	if cfg.AdminEmail != "" {
+		created, err := n.Auth.BootstrapAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
+		if err != nil {
+			return nil, fmt.Errorf("create the first admin from SKYBRIDGE_ADMIN_EMAIL: %w", err)
+		}
+		if created {
+			log.Info("first admin created", "email", cfg.AdminEmail)
+		}
+	}
+	n.API, err = api.New(api.Deps{
+		Auth:    n.Auth,
+		Store:   n.Store,
+		Logger:  log,
+		Version: Version,
+		Checks: []api.Check{
+			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
+			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
+		},
+	}, api.Config{
+		RequestTimeout: cfg.RequestTimeout,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		CORSOrigins:    cfg.CORSOrigins,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build the HTTP API: %w", err)
+	}
+	return n, nil
+}
+
+// OpenStore opens the store the configuration selects: MongoDB when
+// MongoURI is set, else SQLite under DataDir.
+func OpenStore(ctx context.Context, cfg Config) (store.Provider, error) {
+	if cfg.MongoURI != "" {
+		p, err := mongo.Open(ctx, mongo.Options{URI: cfg.MongoURI})
+		if err != nil {
+			return nil, fmt.Errorf("open MongoDB store (SKYBRIDGE_MONGO_URI): %w", err)
+		}
+		return p, nil
+	}
+	p, err := sqlite.Open(sqlite.Options{Dir: cfg.DataDir})
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite store in %s (SKYBRIDGE_DATA_DIR): %w", cfg.DataDir, err)
+	}
+	return p, nil
+}
+
+func openCache(cfg Config) (cache.Cache, error) {
+	if cfg.RedisURL == "" {
+		return cache.NewMemory(cache.MemoryConfig{}), nil
+	}
+	c, err := cache.NewRedis(cache.RedisConfig{URL: cfg.RedisURL})
+	if err != nil {
+		return nil, fmt.Errorf("SKYBRIDGE_REDIS_URL: %w", err)
+	}
+	return c, nil
+}
+
+// OpenKeyring reads SKYBRIDGE_SECRET_KEY, or with the SQLite default loads
+// or generates the key file in the data directory.
+func OpenKeyring(cfg Config, log *slog.Logger) (*keyring.Keyring, error) {
+	if cfg.SecretKey != "" {
+		k, err := keyring.Parse(cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("SKYBRIDGE_SECRET_KEY: %w", err)
+		}
+		return k, nil
+	}
+	if cfg.MongoURI != "" {
+		return nil, errors.New("SKYBRIDGE_SECRET_KEY is required with SKYBRIDGE_MONGO_URI: every node must share it")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory (SKYBRIDGE_DATA_DIR): %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, "secret.key")
+	k, created, err := keyring.LoadOrCreate(path)
+	if err != nil {
+		return nil, fmt.Errorf("secret key file %s: %w", path, err)
+	}
+	if created {
+		log.Warn("generated a new secret key; back it up with the data directory", "path", path)
+	}
+	return k, nil
+}
+
+// Start listens on the configured HTTP address and serves in the
+// background. Use Addr for the bound address.
+func (n *Node) Start() error {
+	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (SKYBRIDGE_HTTP_ADDR): %w", n.cfg.HTTPAddr, err)
+	}
+	n.ln = ln
+	n.http = &http.Server{
+		Handler:           n.API,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	n.serveErr = make(chan error, 1)
+	go func() { n.serveErr <- n.http.Serve(ln) }()
+	n.log.Info("listening", "http", ln.Addr().String(), "store", n.Store.Kind(), "cache", n.Cache.Kind())
+	return nil
+}
+
+// Addr is the bound HTTP address, valid after Start.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Done delivers the HTTP server's error if it stops on its own.
+func (n *Node) Done() <-chan error { return n.serveErr }
+
+// Shutdown stops accepting connections, lets in-flight requests finish
+// within the configured grace period (or ctx, whichever ends first), then
+// closes the cache and the store. It is safe to call more than once.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var err error
+	n.stopOnce.Do(func() {
+		if n.http != nil {
+			sctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
+			defer cancel()
+			if e := n.http.Shutdown(sctx); e != nil {
+				err = fmt.Errorf("drain in-flight requests: %w", e)
+				_ = n.http.Close()
+			}
+		}
+		n.closeClients()
+		n.log.Info("stopped")
+	})
+	return err
+}
+
+func (n *Node) closeClients() {
+	if n.Cache != nil {
+		_ = n.Cache.Close()
+	}
+	if n.Store != nil {
+		_ = n.Store.Close()
+	}
+}
