@@ -43,7 +43,7 @@ func System() []Migration {
 			ID:          "0001-auth-indexes",
 			Description: "indexes of admins, apps and environment keys",
 			Up: func(ctx context.Context, db store.DB) error {
-				return ensureIndexes(ctx, db, auth.SystemIndexes())
+				return ensureIndexes(ctx, db, authIndexes())
 			},
 		},
 	}
@@ -125,3 +125,6 @@ func checkOrder(ms []Migration) error {
 	}
 	return nil
 }
+
+// authIndexes is the auth package's declaration of its system indexes.
+func authIndexes() map[string][]store.Index { return auth.SystemIndexes() }

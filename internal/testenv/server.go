@@ -1,0 +1,196 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/internal/server"
+)
+
+// Admin credentials every test server bootstraps with.
+const (
+	AdminEmail    = "admin@example.com"
+	AdminPassword = "correct-horse-battery-9"
+)
+
+// ServerOptions choose what a test server runs on.
+type ServerOptions struct {
+	// Store is "sqlite" (default) or "ferretdb" (the MongoDB adapter on the
+	// shared embedded FerretDB, in a database prefix of its own).
+	Store string
+	// Redis selects the Redis cache on the shared redis-server.
+	Redis bool
+	// Configure, if set, may change the configuration before start.
+	Configure func(*server.Config)
+	// Logger receives the server's logs. Default: discarded.
+	Logger *slog.Logger
+}
+
+// Server is a Skybridge node running in the test process on a free
+// loopback port. It stops when the test ends.
+type Server struct {
+	Node   *server.Node
+	URL    string
+	Config server.Config
+	client *http.Client
+}
+
+// StartServer opens and starts a node for t with fast test settings
+// (cheap password hashing, short grace) and waits until /healthz answers.
+func StartServer(t testing.TB, opts ServerOptions) *Server {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.AdminEmail, cfg.AdminPassword = AdminEmail, AdminPassword
+	cfg.ShutdownGrace = 5 * time.Second
+	switch opts.Store {
+	case "", "sqlite":
+	case "ferretdb":
+		f, err := SharedFerretDB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.MongoURI = f.URI()
+		cfg.SecretKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	default:
+		t.Fatalf("testenv: unknown store %q", opts.Store)
+	}
+	if opts.Redis {
+		r, err := SharedRedis()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RedisURL = r.URL(0)
+	}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	node, err := server.Open(ctx, cfg, opts.Logger, server.Options{Auth: auth.Config{FastHashing: true}})
+	if err != nil {
+		t.Fatalf("testenv: open server: %v", err)
+	}
+	if err := node.Start(); err != nil {
+		_ = node.Shutdown(context.Background())
+		t.Fatalf("testenv: start server: %v", err)
+	}
+	s := &Server{Node: node, URL: "http://" + node.Addr(), Config: cfg, client: &http.Client{Timeout: 30 * time.Second}}
+	t.Cleanup(func() { _ = node.Shutdown(context.Background()) })
+	if !WaitFor(ctx, 10*time.Second, func() bool {
+		resp, err := s.client.Get(s.URL + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatal("testenv: server not healthy within 10s")
+	}
+	return s
+}
+
+// Do sends a JSON request (body may be nil) with the given headers and
+// returns the response and its body.
+func (s *Server) Do(t testing.TB, method, path string, body any, headers map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, out
+}
+
+// AdminToken logs in as the bootstrap admin and returns the bearer token.
+func (s *Server) AdminToken(t testing.TB) string {
+	t.Helper()
+	resp, body := s.Do(t, "POST", "/admin/api/login", map[string]string{"email": AdminEmail, "password": AdminPassword}, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin login: %d %s", resp.StatusCode, body)
+	}
+	var out struct{ Token string }
+	if err := json.Unmarshal(body, &out); err != nil || out.Token == "" {
+		t.Fatalf("admin login answer %s: %v", body, err)
+	}
+	return out.Token
+}
+
+// EnvKeys are one environment's keys as shown at app creation.
+type EnvKeys struct {
+	Name      string `json:"name"`
+	AppKey    string `json:"appKey"`
+	ServerKey string `json:"serverKey"`
+}
+
+// App is an app created through the admin API.
+type App struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Environments []EnvKeys `json:"environments"`
+}
+
+// Env returns the keys of the named environment.
+func (a App) Env(t testing.TB, name string) EnvKeys {
+	t.Helper()
+	for _, e := range a.Environments {
+		if e.Name == name {
+			return e
+		}
+	}
+	t.Fatalf("app %s has no environment %q", a.ID, name)
+	return EnvKeys{}
+}
+
+// CreateApp creates an app through the admin API and returns its keys.
+func (s *Server) CreateApp(t testing.TB, name string) App {
+	t.Helper()
+	tok := s.AdminToken(t)
+	resp, body := s.Do(t, "POST", "/admin/api/apps", map[string]string{"name": name}, map[string]string{"Authorization": "Bearer " + tok})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create app: %d %s", resp.StatusCode, body)
+	}
+	var a App
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Fatalf("create app answer %s: %v", body, err)
+	}
+	if len(a.Environments) == 0 {
+		t.Fatalf("create app: no environments in %s", body)
+	}
+	return a
+}
+
+// String helps failure messages.
+func (s *Server) String() string { return fmt.Sprintf("skybridge at %s", s.URL) }

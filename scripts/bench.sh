@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make bench: runs the benchmarks in one sitting and prints each figure beside
+# the bare chi baseline measured in the same run (this machine is shared and
+# noisy: compare ratios, not absolute numbers). Raw output: bench.out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${BENCH_OUT:-bench.out}
+time=${BENCHTIME:-2s}
+count=${BENCHCOUNT:-1}
+{
+  go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkStore' -benchtime "$time" -count "$count" ./store/sqlite/ ./store/mongo/
+  go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
+} 2>&1 | tee "$out"
+echo
+echo "== summary (ops/s; ratio = figure / mean chi baseline of this run) =="
+awk '
+  /^pkg:/ { pkg=$2; sub(/.*skybridge\//, "", pkg) }
+  /^Benchmark/ {
+    name=$1; sub(/-[0-9]+$/, "", name)
+    for (i=2;i<=NF;i++) if ($(i+1)=="ops/s") { v=$i; break }
+    if (name ~ /ChiBaseline/) { base+=v; nb++ ; next }
+    rows[++n]=sprintf("%s %s", pkg, name); vals[n]=v
+  }
+  END {
+    if (nb==0) { print "no baseline measured"; exit 1 }
+    b=base/nb
+    printf "%-60s %12.0f ops/s\n", "bench BenchmarkChiBaseline (bare chi over loopback, 32 clients)", b
+    for (i=1;i<=n;i++) printf "%-60s %12.0f ops/s  %6.2fx baseline\n", rows[i], vals[i], vals[i]/b
+  }' "$out"
