@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/skybridgehq/skybridge/internal/testenv"
+	"github.com/skybridgehq/skybridge/internal/testenv/testnode"
 )
 
 // TestMain lets the test binary act as the skybridge binary: with
@@ -50,8 +51,8 @@ func startProc(t *testing.T, args ...string) *proc {
 		"SKYBRIDGE_TEST_RUN_MAIN=1",
 		"SKYBRIDGE_HTTP_ADDR="+p.addr,
 		"SKYBRIDGE_DATA_DIR="+filepath.Join(t.TempDir(), "data"),
-		"SKYBRIDGE_ADMIN_EMAIL="+testenv.AdminEmail,
-		"SKYBRIDGE_ADMIN_PASSWORD="+testenv.AdminPassword,
+		"SKYBRIDGE_ADMIN_EMAIL="+testnode.AdminEmail,
+		"SKYBRIDGE_ADMIN_PASSWORD="+testnode.AdminPassword,
 	)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -78,7 +79,7 @@ func startProc(t *testing.T, args ...string) *proc {
 
 func TestServeDrainsInFlightRequestOnSIGTERM(t *testing.T) {
 	p := startProc(t, "serve")
-	body := fmt.Sprintf(`{"email":%q,"password":%q}`, testenv.AdminEmail, testenv.AdminPassword)
+	body := fmt.Sprintf(`{"email":%q,"password":%q}`, testnode.AdminEmail, testnode.AdminPassword)
 	conn, err := net.Dial("tcp", p.addr)
 	if err != nil {
 		t.Fatal(err)

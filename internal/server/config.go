@@ -59,7 +59,7 @@ type Config struct {
 // field describes one configuration key: its names, default and parser.
 type field struct {
 	yaml, env, def, help string
-	set              func(c *Config, v string) error
+	set                  func(c *Config, v string) error
 }
 
 // Fields is the table every subcommand reads configuration through, in the

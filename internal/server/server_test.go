@@ -10,6 +10,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/internal/server"
 	"github.com/skybridgehq/skybridge/internal/testenv"
+	"github.com/skybridgehq/skybridge/internal/testenv/testnode"
 )
 
 func TestMain(m *testing.M) {
@@ -38,12 +39,12 @@ func isProblem(resp *http.Response) bool {
 func TestAdminAppsAndKeysEndToEnd(t *testing.T) {
 	for _, st := range stores {
 		t.Run("store="+st, func(t *testing.T) {
-			s := testenv.StartServer(t, testenv.ServerOptions{Store: st})
+			s := testnode.Start(t, testnode.Options{Store: st})
 			tok := s.AdminToken(t)
 			admin := map[string]string{"Authorization": "Bearer " + tok}
 
 			// Bad credentials and missing tokens are 401 problems.
-			resp, _ := s.Do(t, "POST", "/admin/api/login", map[string]string{"email": testenv.AdminEmail, "password": "wrong-password-123"}, nil)
+			resp, _ := s.Do(t, "POST", "/admin/api/login", map[string]string{"email": testnode.AdminEmail, "password": "wrong-password-123"}, nil)
 			if resp.StatusCode != 401 || !isProblem(resp) {
 				t.Fatalf("bad login: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
@@ -166,15 +167,15 @@ func TestAdminAppsAndKeysEndToEnd(t *testing.T) {
 
 func TestReadyzNamesStoreAndCacheKinds(t *testing.T) {
 	cases := []struct {
-		opts       testenv.ServerOptions
+		opts       testnode.Options
 		store, chc string
 	}{
-		{testenv.ServerOptions{}, "sqlite", "memory"},
-		{testenv.ServerOptions{Store: "ferretdb", Redis: true}, "mongo", "redis"},
+		{testnode.Options{}, "sqlite", "memory"},
+		{testnode.Options{Store: "ferretdb", Redis: true}, "mongo", "redis"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.store+"+"+tc.chc, func(t *testing.T) {
-			s := testenv.StartServer(t, tc.opts)
+			s := testnode.Start(t, tc.opts)
 			resp, body := s.Do(t, "GET", "/readyz", nil, nil)
 			if resp.StatusCode != 200 {
 				t.Fatalf("readyz %d %s", resp.StatusCode, body)
@@ -198,7 +199,7 @@ func TestReadyzDegradedWhenRedisIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := testenv.StartServer(t, testenv.ServerOptions{Configure: func(c *server.Config) { c.RedisURL = r.URL(0) }})
+	s := testnode.Start(t, testnode.Options{Configure: func(c *server.Config) { c.RedisURL = r.URL(0) }})
 	r.Stop()
 	resp, body := s.Do(t, "GET", "/readyz", nil, nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "degraded") {
@@ -213,13 +214,13 @@ func TestRestartKeepsDataAndSecret(t *testing.T) {
 	cfg := server.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.DataDir = dir
-	cfg.AdminEmail, cfg.AdminPassword = testenv.AdminEmail, testenv.AdminPassword
+	cfg.AdminEmail, cfg.AdminPassword = testnode.AdminEmail, testnode.AdminPassword
 	ctx := context.Background()
 	n1, err := server.Open(ctx, cfg, nil, server.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := n1.Auth.AdminLogin(ctx, testenv.AdminEmail, testenv.AdminPassword)
+	tok, err := n1.Auth.AdminLogin(ctx, testnode.AdminEmail, testnode.AdminPassword)
 	if err != nil {
 		t.Fatal(err)
 	}

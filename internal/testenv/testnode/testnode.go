@@ -1,4 +1,8 @@
-package testenv
+// Package testnode starts Skybridge nodes in the test process, through the
+// same wiring as the binary (internal/server), on free loopback ports. It
+// lives apart from testenv so that packages the node is built from can use
+// testenv in their own tests without an import cycle.
+package testnode
 
 import (
 	"bytes"
@@ -14,6 +18,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/internal/server"
+	"github.com/skybridgehq/skybridge/internal/testenv"
 )
 
 // Admin credentials every test server bootstraps with.
@@ -22,8 +27,8 @@ const (
 	AdminPassword = "correct-horse-battery-9"
 )
 
-// ServerOptions choose what a test server runs on.
-type ServerOptions struct {
+// Options choose what a test server runs on.
+type Options struct {
 	// Store is "sqlite" (default) or "ferretdb" (the MongoDB adapter on the
 	// shared embedded FerretDB, in a database prefix of its own).
 	Store string
@@ -44,9 +49,9 @@ type Server struct {
 	client *http.Client
 }
 
-// StartServer opens and starts a node for t with fast test settings
+// Start opens and starts a node for t with fast test settings
 // (cheap password hashing, short grace) and waits until /healthz answers.
-func StartServer(t testing.TB, opts ServerOptions) *Server {
+func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
@@ -56,17 +61,17 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 	switch opts.Store {
 	case "", "sqlite":
 	case "ferretdb":
-		f, err := SharedFerretDB()
+		f, err := testenv.SharedFerretDB()
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.MongoURI = f.URI()
 		cfg.SecretKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 	default:
-		t.Fatalf("testenv: unknown store %q", opts.Store)
+		t.Fatalf("testnode: unknown store %q", opts.Store)
 	}
 	if opts.Redis {
-		r, err := SharedRedis()
+		r, err := testenv.SharedRedis()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,17 +82,17 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	node, err := server.Open(ctx, cfg, opts.Logger, server.Options{Auth: auth.Config{FastHashing: true}})
+	node, err := server.Open(ctx, cfg, opts.Logger, server.Options{Auth: auth.Config{Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}}})
 	if err != nil {
-		t.Fatalf("testenv: open server: %v", err)
+		t.Fatalf("testnode: open server: %v", err)
 	}
 	if err := node.Start(); err != nil {
 		_ = node.Shutdown(context.Background())
-		t.Fatalf("testenv: start server: %v", err)
+		t.Fatalf("testnode: start server: %v", err)
 	}
 	s := &Server{Node: node, URL: "http://" + node.Addr(), Config: cfg, client: &http.Client{Timeout: 30 * time.Second}}
 	t.Cleanup(func() { _ = node.Shutdown(context.Background()) })
-	if !WaitFor(ctx, 10*time.Second, func() bool {
+	if !testenv.WaitFor(ctx, 10*time.Second, func() bool {
 		resp, err := s.client.Get(s.URL + "/healthz")
 		if err != nil {
 			return false
@@ -95,7 +100,7 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}) {
-		t.Fatal("testenv: server not healthy within 10s")
+		t.Fatal("testnode: server not healthy within 10s")
 	}
 	return s
 }
