@@ -130,6 +130,9 @@ func (c *Collection) Insert(ctx context.Context, doc store.Doc) (store.Doc, erro
 		if err != nil {
 			return fmt.Errorf("%w: %v", store.ErrInvalid, err)
 		}
+		if err := c.db.noteArrays(ctx, tx, c.name, d); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO "+c.table+" (id, seq, doc) VALUES (?, ?, ?)", d[store.FieldID], seq, string(body)); err != nil {
 			return wrap(err)
 		}
@@ -194,6 +197,9 @@ func (c *Collection) rewrite(ctx context.Context, tx *sql.Tx, cur, next store.Do
 	body, err := json.Marshal(next)
 	if err != nil {
 		return fmt.Errorf("%w: %v", store.ErrInvalid, err)
+	}
+	if err := c.db.noteArrays(ctx, tx, c.name, next); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE "+c.table+" SET seq = ?, doc = ? WHERE id = ?", seq, string(body), cur[store.FieldID]); err != nil {
 		return wrap(err)
@@ -301,7 +307,7 @@ func (c *Collection) Find(ctx context.Context, q store.Query) (store.Page, error
 			f = store.And{Filters: []store.Filter{f, ks}}
 		}
 	}
-	where, args, err := compileFilter(f)
+	where, args, err := compileFilter(f, c.db.hasArrays(c.name))
 	if err != nil {
 		return store.Page{}, err
 	}
@@ -347,7 +353,7 @@ func (c *Collection) Count(ctx context.Context, f store.Filter) (int64, error) {
 	if err := c.usable(); err != nil {
 		return 0, err
 	}
-	where, args, err := compileFilter(f)
+	where, args, err := compileFilter(f, c.db.hasArrays(c.name))
 	if err != nil {
 		return 0, err
 	}

@@ -22,6 +22,11 @@ type DB struct {
 
 	mu     sync.RWMutex
 	tables map[string]bool // collections whose table exists
+	// arrays records, per collection, the paths that have ever held an
+	// array. Filters on other paths skip the array-element branch, which
+	// keeps them usable by expression indexes. It may over-approximate
+	// (a path noted by a write that then rolled back), never under.
+	arrays map[string]map[string]bool
 }
 
 var _ store.DB = (*DB)(nil)
@@ -29,6 +34,7 @@ var _ store.DB = (*DB)(nil)
 const schema = `
 CREATE TABLE IF NOT EXISTS _sb_collections (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _sb_seq (coll TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _sb_arrays (coll TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (coll, path)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _sb_indexes (coll TEXT NOT NULL, name TEXT NOT NULL, def TEXT NOT NULL, PRIMARY KEY (coll, name)) WITHOUT ROWID;
 `
 
@@ -52,7 +58,11 @@ func openDB(ctx context.Context, p *Provider, name, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", name, err)
 	}
-	db := &DB{p: p, name: name, w: w, r: r, tables: map[string]bool{}}
+	db := &DB{p: p, name: name, w: w, r: r, tables: map[string]bool{}, arrays: map[string]map[string]bool{}}
+	if err := db.loadArrays(ctx); err != nil {
+		db.close()
+		return nil, err
+	}
 	rows, err := w.QueryContext(ctx, "SELECT name FROM _sb_collections")
 	if err != nil {
 		db.close()
@@ -120,6 +130,7 @@ func (db *DB) DropCollection(ctx context.Context, name string) error {
 		{"DROP TABLE IF EXISTS " + tableName(name), nil},
 		{"DELETE FROM _sb_collections WHERE name = ?", []any{name}},
 		{"DELETE FROM _sb_indexes WHERE coll = ?", []any{name}},
+		{"DELETE FROM _sb_arrays WHERE coll = ?", []any{name}},
 	}
 	// The _seq counter stays, so that a collection created again under the
 	// same name never reuses a _seq a reader may have seen.
@@ -132,7 +143,85 @@ func (db *DB) DropCollection(ctx context.Context, name string) error {
 		return wrap(err)
 	}
 	delete(db.tables, name)
+	delete(db.arrays, name)
 	return nil
+}
+
+func (db *DB) loadArrays(ctx context.Context) error {
+	rows, err := db.w.QueryContext(ctx, "SELECT coll, path FROM _sb_arrays")
+	if err != nil {
+		return fmt.Errorf("sqlite: read array paths of %s: %w", db.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var coll, path string
+		if err := rows.Scan(&coll, &path); err != nil {
+			return err
+		}
+		if db.arrays[coll] == nil {
+			db.arrays[coll] = map[string]bool{}
+		}
+		db.arrays[coll][path] = true
+	}
+	return rows.Err()
+}
+
+// hasArrays returns a function telling whether a path of coll has ever
+// held an array.
+func (db *DB) hasArrays(coll string) func(path string) bool {
+	return func(path string) bool {
+		db.mu.RLock()
+		defer db.mu.RUnlock()
+		return db.arrays[coll][path]
+	}
+}
+
+// noteArrays records, inside tx, the array paths of doc not yet known.
+func (db *DB) noteArrays(ctx context.Context, tx *sql.Tx, coll string, doc map[string]any) error {
+	found := map[string]bool{}
+	arrayPaths(doc, "", 0, found)
+	if len(found) == 0 {
+		return nil
+	}
+	db.mu.Lock()
+	known := db.arrays[coll]
+	if known == nil {
+		known = map[string]bool{}
+		db.arrays[coll] = known
+	}
+	var fresh []string
+	for p := range found {
+		if !known[p] {
+			known[p] = true // before commit: over-approximating is safe
+			fresh = append(fresh, p)
+		}
+	}
+	db.mu.Unlock()
+	for _, p := range fresh {
+		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO _sb_arrays (coll, path) VALUES (?, ?)", coll, p); err != nil {
+			return wrap(err)
+		}
+	}
+	return nil
+}
+
+// arrayPaths collects the dotted paths of doc whose values are arrays.
+func arrayPaths(doc map[string]any, prefix string, depth int, out map[string]bool) {
+	if depth >= store.MaxPathDepth {
+		return
+	}
+	for k, v := range doc {
+		p := k
+		if prefix != "" {
+			p = prefix + "." + k
+		}
+		switch x := v.(type) {
+		case []any:
+			out[p] = true
+		case map[string]any:
+			arrayPaths(x, p, depth+1, out)
+		}
+	}
 }
 
 // hasTable reports whether the collection's table exists.

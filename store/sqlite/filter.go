@@ -13,14 +13,17 @@ import (
 // backslashes or control characters), so that the expressions match those
 // of declared expression indexes.
 type compiler struct {
-	args []any
+	args     []any
+	hasArray func(path string) bool
 }
 
-func compileFilter(f store.Filter) (string, []any, error) {
+// compileFilter compiles f; hasArray tells which paths may hold arrays (nil:
+// any may).
+func compileFilter(f store.Filter, hasArray func(string) bool) (string, []any, error) {
 	if err := store.ValidateFilter(f); err != nil {
 		return "", nil, err
 	}
-	c := &compiler{}
+	c := &compiler{hasArray: hasArray}
 	sql, err := c.filter(f)
 	return sql, c.args, err
 }
@@ -106,7 +109,7 @@ func (c *compiler) join(fs []store.Filter, sep, empty string) (string, error) {
 func (c *compiler) matchAny(path string, cond func(v, t string) string) string {
 	v, t := columnExprs(path)
 	direct := cond(v, t)
-	if isColumn(path) {
+	if isColumn(path) || (c.hasArray != nil && !c.hasArray(path)) {
 		return "(" + direct + ")"
 	}
 	p := jsonPath(path)
