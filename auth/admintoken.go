@@ -98,6 +98,6 @@ func (s *Service) VerifyAdminToken(ctx context.Context, token string) (AdminClai
 		AdminID:   claims.Subject,
 		Email:     claims.Email,
 		Role:      claims.Role,
-		ExpiresAt: claims.ExpiresAt.Time,
+		ExpiresAt: claims.ExpiresAt.Time.UTC(),
 	}, nil
 }

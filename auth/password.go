@@ -142,7 +142,9 @@ var errBadHash = errors.New("malformed password hash")
 // minutes. Errors never include the hash.
 func decodePHC(s string) (phcHash, error) {
 	var h phcHash
-	if len(s) > maxPasswordHashSize || !strings.HasPrefix(s, phcPrefix) {
+	// The base64 decoders skip '\r' and '\n'; refuse them so that one hash
+	// has one spelling.
+	if len(s) > maxPasswordHashSize || !strings.HasPrefix(s, phcPrefix) || strings.ContainsAny(s, "\r\n") {
 		return h, errBadHash
 	}
 	parts := strings.Split(s[len(phcPrefix):], "$")

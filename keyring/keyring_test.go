@@ -273,9 +273,10 @@ func FuzzOpen(f *testing.F) {
 			}
 			return
 		}
-		// Anything that opens must have been sealed by us: only the
-		// seed itself can.
-		if !bytes.Equal(sealed, valid) || string(pt) != "secret" {
+		// Anything that opens must have been sealed by us: only "secret"
+		// under "aad" ever was with this key (the seed, sealed afresh in
+		// each fuzz worker, so compare contents rather than bytes).
+		if string(pt) != "secret" || string(aad) != "aad" {
 			t.Fatalf("forged value opened: %x -> %q", sealed, pt)
 		}
 	})

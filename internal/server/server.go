@@ -56,15 +56,14 @@ type Options struct {
 // Open connects the store and cache, runs the migrations, creates the first
 // admin when configured, and builds the services. It listens on nothing
 // yet. On error everything it opened is closed again.
-func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (n *Node, err error) {
+func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *Node, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n = &Node{cfg: cfg, log: log}
+	n := &Node{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			n.closeClients()
-			n = nil
 		}
 	}()
 	if n.Keys, err = OpenKeyring(cfg, log); err != nil {
