@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -116,8 +117,10 @@ type Service struct {
 	jwtKey []byte
 	parser *jwt.Parser
 
-	hashes    *semaphore.Weighted
-	dummyHash func() string // hash that unknown emails are checked against
+	hashes      *semaphore.Weighted
+	hashing     atomic.Int32  // hashes running now
+	lastRelease atomic.Int64  // unix nanoseconds of the last FreeOSMemory
+	dummyHash   func() string // hash that unknown emails are checked against
 
 	appKeys    *keyCache[resolvedKey]
 	serverKeys *keyCache[serverHashes]

@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -86,10 +88,10 @@ func (s *Service) hashPassword(ctx context.Context, password string) (string, er
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password salt: %w", err)
 	}
-	if err := s.hashes.Acquire(ctx, 1); err != nil {
+	if err := s.acquireHash(ctx); err != nil {
 		return "", fmt.Errorf("wait to hash password: %w", err)
 	}
-	defer s.hashes.Release(1)
+	defer s.releaseHash()
 	p := s.cfg.Password
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, passwordKeyLen)
 	return encodePHC(p, salt, key), nil
@@ -102,10 +104,10 @@ func (s *Service) verifyPassword(ctx context.Context, password, encoded string) 
 	if err != nil {
 		return false, false, err
 	}
-	if err := s.hashes.Acquire(ctx, 1); err != nil {
+	if err := s.acquireHash(ctx); err != nil {
 		return false, false, fmt.Errorf("wait to check password: %w", err)
 	}
-	defer s.hashes.Release(1)
+	defer s.releaseHash()
 	key := argon2.IDKey([]byte(password), h.salt, h.params.Time, h.params.Memory, h.params.Threads, uint32(len(h.key)))
 	ok = subtle.ConstantTimeCompare(key, h.key) == 1
 	return ok, ok && h.params != s.cfg.Password, nil
@@ -182,4 +184,33 @@ func phcUint(field, prefix string, bits int) (uint64, error) {
 		return 0, errBadHash
 	}
 	return strconv.ParseUint(digits, 10, bits)
+}
+
+// acquireHash takes one of the MaxConcurrentHashes slots.
+func (s *Service) acquireHash(ctx context.Context) error {
+	if err := s.hashes.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	s.hashing.Add(1)
+	return nil
+}
+
+// releaseHash gives the slot back. Each argon2id hash allocates
+// Password.Memory (32 MiB by default) that is garbage right after; Go's
+// scavenger returns such memory to the OS only over minutes, so a node that
+// just checked two passwords would sit at 80+ MB for a while. When the last
+// running hash ends, the memory is handed back at once, at most once per
+// second so that a burst of logins does not turn into a burst of
+// collections.
+func (s *Service) releaseHash() {
+	s.hashes.Release(1)
+	if s.hashing.Add(-1) != 0 || s.cfg.Password.Memory < 4096 {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := s.lastRelease.Load()
+	if now-last < int64(time.Second) || !s.lastRelease.CompareAndSwap(last, now) {
+		return
+	}
+	debug.FreeOSMemory()
 }

@@ -95,7 +95,7 @@ func cmdAdmin(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	defer p.Close()
-	svc := auth.NewService(sys, kr, auth.Config{})
+	svc := auth.NewService(sys, kr, auth.Config{Logger: log})
 	if *role == "" || *role == "owner" {
 		created, err := svc.BootstrapAdmin(ctx, *email, *password)
 		if err != nil {

@@ -82,7 +82,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if _, err := migrations.Run(ctx, sys, migrations.System(), log); err != nil {
 		return nil, err
 	}
-	n.Auth = auth.NewService(sys, n.Keys, opts.Auth)
+	authCfg := opts.Auth
+	if authCfg.Logger == nil {
+		authCfg.Logger = log
+	}
+	n.Auth = auth.NewService(sys, n.Keys, authCfg)
 	if cfg.AdminEmail != "" {
 		created, err := n.Auth.BootstrapAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
 		if err != nil {
