@@ -86,7 +86,7 @@ func jsonError(data []byte, err error) error {
 		// A programming error (dst is not a pointer): a 500.
 		return fmt.Errorf("api: decode JSON: %w", err)
 	case errors.As(err, &syn):
-		return fmt.Errorf("%w: invalid JSON at %s: %s", ErrMalformedBody, position(data, syn.Offset), strings.TrimPrefix(syn.Error(), "json: "))
+		return fmt.Errorf("%w: invalid JSON at %s: %s", ErrMalformedBody, position(data, syn.Offset-1), strings.TrimPrefix(syn.Error(), "json: "))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w: the JSON ends early at %s", ErrMalformedBody, position(data, int64(len(data))))
 	case errors.As(err, &typ):

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/store"
@@ -152,13 +153,27 @@ func problemFor(err error) Problem {
 	if kind.status >= 500 {
 		return p
 	}
-	p.Detail = err.Error()
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if fe, ok := e.(*fieldError); ok {
-			p.Errors = append(p.Errors, FieldError{Field: fe.field, Detail: fe.err.Error()})
-		}
-	}
+	p.Detail = strings.ReplaceAll(err.Error(), "\n", "; ")
+	p.Errors = fieldErrors(err, p.Errors)
 	return p
+}
+
+// fieldErrors collects the fields named by onField anywhere in err's tree
+// (errors.Join included).
+func fieldErrors(err error, out []FieldError) []FieldError {
+	switch e := err.(type) {
+	case *fieldError:
+		return append(out, FieldError{Field: e.field, Detail: e.err.Error()})
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			out = fieldErrors(inner, out)
+		}
+		return out
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		return fieldErrors(inner, out)
+	}
+	return out
 }
 
 // writeProblem sends p as the response, its instance set to the request id.

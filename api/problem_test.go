@@ -45,7 +45,7 @@ func TestProblemFor(t *testing.T) {
 		{"route", ErrRouteNotFound, 404, "route-not-found", "", true},
 		{"method", ErrMethodNotAllowed, 405, "method-not-allowed", "", true},
 		{"rate", ErrTooManyRequests, 429, "too-many-requests", "", true},
-		{"timeout", ErrTimeout, 504, "timeout", "", true},
+		{"timeout", ErrTimeout, 504, "timeout", "", false},
 		{"deadline", context.DeadlineExceeded, 504, "timeout", "", false},
 		{"canceled", context.Canceled, 503, "canceled", "", false},
 		{"unknown", errors.New("disk on fire at /var/secret"), 500, "internal", "", false},
@@ -91,28 +91,37 @@ func TestWriteProblem(t *testing.T) {
 // request id, and returns it. It consumes the body.
 func checkProblem(t *testing.T, resp *http.Response, status int) Problem {
 	t.Helper()
+	p, err := readProblem(resp, status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// readProblem is checkProblem without the test: it says what is wrong.
+func readProblem(resp *http.Response, status int) (Problem, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("read body: %v", err)
+		return Problem{}, fmt.Errorf("read body: %w", err)
 	}
 	if status != 0 && resp.StatusCode != status || resp.StatusCode < 400 {
-		t.Fatalf("status %d, want %d; body %s", resp.StatusCode, status, body)
+		return Problem{}, fmt.Errorf("status %d, want %d; body %s", resp.StatusCode, status, body)
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != ProblemContentType {
-		t.Fatalf("Content-Type %q, want %s; body %s", resp.Header.Get("Content-Type"), ProblemContentType, body)
+		return Problem{}, fmt.Errorf("status %d: Content-Type %q, want %s; body %s", resp.StatusCode, resp.Header.Get("Content-Type"), ProblemContentType, body)
 	}
 	var p Problem
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		t.Fatalf("decode problem %s: %v", body, err)
+		return Problem{}, fmt.Errorf("decode problem %s: %w", body, err)
 	}
-	if !strings.HasPrefix(p.Type, problemTypePrefix) || p.Title == "" || p.Status != resp.StatusCode {
-		t.Fatalf("incomplete problem %s for status %d", body, resp.StatusCode)
+	if !strings.HasPrefix(p.Type, problemTypePrefix) || p.Title == "" || p.Status != resp.StatusCode || p.Instance == "" {
+		return Problem{}, fmt.Errorf("incomplete problem %s for status %d", body, resp.StatusCode)
 	}
-	if id := resp.Header.Get(RequestIDHeader); id != "" && p.Instance != id {
-		t.Fatalf("instance %q, want the request id %q", p.Instance, id)
+	if id := resp.Header.Get(RequestIDHeader); p.Instance != id {
+		return Problem{}, fmt.Errorf("instance %q, want the request id %q", p.Instance, id)
 	}
-	return p
+	return p, nil
 }

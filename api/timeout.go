@@ -15,8 +15,7 @@ import (
 // deadline without having written anything, the client gets a 504
 // problem+json. It does not answer while the handler still runs: that would
 // mean buffering every response, and a handler that ignores its context is
-// a bug to fix, not to paper over (the http.Server's WriteTimeout is the
-// backstop).
+// a bug to fix, not to paper over.
 //
 // Protocol upgrades (WebSocket) are exempt: they are long-lived by design.
 func Timeout(d time.Duration) func(http.Handler) http.Handler {

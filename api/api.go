@@ -1,0 +1,244 @@
+// Package api is Skybridge's HTTP surface: the chi router, its middleware
+// (request id, access log, metrics, gzip, panic recovery, CORS, body limit,
+// timeout), RFC 9457 problem responses, the operations endpoints (/healthz,
+// /readyz, /metrics), the OpenAPI document, the admin API under /admin/api
+// and the /v1 app API behind the app-key middleware.
+//
+// Handlers stay thin: they decode the request, call a domain service and
+// encode the answer. Errors become statuses in one place, problemFor.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/store"
+)
+
+// Check is one component /readyz reports on (the store, the cache, the
+// broker ...).
+type Check struct {
+	// Name keys the component in the /readyz answer, e.g. "store".
+	Name string
+	// Kind names the implementation, e.g. "sqlite", "memory", "redis".
+	Kind string
+	// Required makes a failure of this check fail readiness (503);
+	// failures of optional checks only make the answer "degraded" (200).
+	Required bool
+	// Ping reports whether the component answers. It must honour ctx,
+	// which carries Config.ReadyTimeout.
+	Ping func(ctx context.Context) error
+}
+
+// Deps are the services the API serves.
+type Deps struct {
+	// Auth manages admins, apps, environments and keys. Required.
+	Auth *auth.Service
+	// Store opens the database of the environment whose key a /v1 request
+	// presents. Required.
+	Store store.Provider
+	// Checks are the /readyz components.
+	Checks []Check
+	// Logger receives the access log, panics and server errors. Default:
+	// slog.Default().
+	Logger *slog.Logger
+	// Registry holds the metrics /metrics serves; the API registers its
+	// HTTP metrics there. Default: a new registry with the Go runtime and
+	// process collectors.
+	Registry *prometheus.Registry
+	// Version is reported in the OpenAPI document.
+	Version string
+}
+
+// Config tunes the API. The zero value means every default.
+type Config struct {
+	// RequestTimeout is the deadline put on every request's context.
+	// Default: 30s.
+	RequestTimeout time.Duration
+	// MaxBodyBytes bounds request bodies; larger ones get a 413.
+	// Default: 2 MiB.
+	MaxBodyBytes int64
+	// CORSOrigins are the browser origins ("https://app.example.com")
+	// allowed to call the API; "*" allows any. Default: none, and no CORS
+	// headers at all.
+	CORSOrigins []string
+	// ReadyTimeout bounds each /readyz check. Default: 2s.
+	ReadyTimeout time.Duration
+	// LoginFailures is how many failed admin logins one email may have
+	// from one address within LoginWindow before further attempts get a
+	// 429. Default: 10.
+	LoginFailures int
+	// LoginWindow is the period LoginFailures counts over. Default: 15m.
+	LoginWindow time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultMaxBodyBytes   = 2 << 20
+	DefaultReadyTimeout   = 2 * time.Second
+	DefaultLoginFailures  = 10
+	DefaultLoginWindow    = 15 * time.Minute
+)
+
+func (c Config) withDefaults() Config {
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	if c.LoginFailures == 0 {
+		c.LoginFailures = DefaultLoginFailures
+	}
+	if c.LoginWindow == 0 {
+		c.LoginWindow = DefaultLoginWindow
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.RequestTimeout < 0:
+		return errors.New("api: RequestTimeout is negative")
+	case c.MaxBodyBytes < 0:
+		return errors.New("api: MaxBodyBytes is negative")
+	case c.ReadyTimeout < 0:
+		return errors.New("api: ReadyTimeout is negative")
+	case c.LoginFailures < 0:
+		return errors.New("api: LoginFailures is negative")
+	case c.LoginWindow < 0:
+		return errors.New("api: LoginWindow is negative")
+	}
+	return nil
+}
+
+// API is Skybridge's HTTP handler. Build it with New.
+type API struct {
+	deps    Deps
+	cfg     Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	router  *chi.Mux
+	keyed   chi.Router // the /v1 routes behind the app-key middleware
+	openapi []byte
+	logins  *loginLimiter
+}
+
+// New builds the API over deps. Misconfiguration (a missing dependency, a
+// malformed CORS origin, a check without a name or Ping ...) is an error
+// here rather than on the first request.
+func New(deps Deps, cfg Config) (*API, error) {
+	if err := checkDeps(deps); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	a := &API{deps: deps, cfg: cfg, log: deps.Logger, reg: deps.Registry}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.reg == nil {
+		a.reg = prometheus.NewRegistry()
+		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	a.logins = newLoginLimiter(cfg.LoginFailures, cfg.LoginWindow, time.Now)
+	cors, err := CORS(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := Metrics(a.reg)
+	if err != nil {
+		return nil, err
+	}
+	spec := newSpec(deps.Version)
+
+	r := chi.NewRouter()
+	r.Use(RequestID, AccessLog(a.log), metrics, Compress(), Recoverer(a.log), cors,
+		BodyLimit(cfg.MaxBodyBytes), Timeout(cfg.RequestTimeout), middleware.GetHead)
+	a.router = r
+	r.NotFound(markUnmatched(http.HandlerFunc(a.notFound)))
+	r.MethodNotAllowed(markUnmatched(http.HandlerFunc(a.methodNotAllowed)))
+	a.bindOps(r, spec)
+	r.Mount("/v1", a.v1Router(spec))
+	r.Mount("/admin/api", a.adminRouter(spec))
+
+	if a.openapi, err = spec.marshal(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// v1Router is the app API: everything under /v1 needs an app key, except
+// the OpenAPI document. Route families bind into the keyed group.
+func (a *API) v1Router(spec *apiSpec) chi.Router {
+	v1 := chi.NewRouter()
+	// An unknown /v1 route still asks for a key first: without one the
+	// answer is 401, so that the route table stays private to key holders.
+	v1.NotFound(markUnmatched(a.appKey(http.HandlerFunc(a.notFound))))
+	v1.MethodNotAllowed(markUnmatched(http.HandlerFunc(a.methodNotAllowed)))
+	a.bindOpenAPI(v1, spec)
+	v1.Group(func(keyed chi.Router) {
+		keyed.Use(a.appKey)
+		a.keyed = keyed
+		// Route families (objects, sync, flows, push, devices ...) bind
+		// here, one call each.
+	})
+	return v1
+}
+
+func checkDeps(deps Deps) error {
+	if deps.Auth == nil {
+		return errors.New("api: Deps.Auth is required")
+	}
+	if deps.Store == nil {
+		return errors.New("api: Deps.Store is required")
+	}
+	seen := map[string]bool{}
+	for i, c := range deps.Checks {
+		switch {
+		case c.Name == "":
+			return fmt.Errorf("api: Deps.Checks[%d] has no name", i)
+		case seen[c.Name]:
+			return fmt.Errorf("api: two checks are named %q", c.Name)
+		case c.Ping == nil:
+			return fmt.Errorf("api: check %q has no Ping", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	return nil
+}
+
+// ServeHTTP serves one request.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
+
+// Routes is the route table, for chi.Walk.
+func (a *API) Routes() chi.Routes { return a.router }
+
+// fail answers with the problem for err (see problemFor), logging server
+// errors.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, a.log, err)
+}
+
+// respond sends v as JSON with the given status.
+func (a *API) respond(w http.ResponseWriter, r *http.Request, status int, v any) {
+	if err := writeJSON(w, status, v); err != nil {
+		a.fail(w, r, err)
+	}
+}

@@ -1,0 +1,210 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/keyring"
+	"github.com/skybridgehq/skybridge/store"
+	"github.com/skybridgehq/skybridge/store/sqlite"
+)
+
+// Test admin credentials.
+const (
+	testAdminEmail    = "owner@example.com"
+	testAdminPassword = "correct horse battery staple"
+)
+
+// testEnv is a real API over a real auth service and SQLite store, served
+// by an httptest server.
+type testEnv struct {
+	t     testing.TB
+	api   *API
+	srv   *httptest.Server
+	auth  *auth.Service
+	store store.Provider
+	reg   *prometheus.Registry
+	log   *logBuffer
+}
+
+// envOptions adjust a testEnv.
+type envOptions struct {
+	cfg    Config
+	checks func(p store.Provider) []Check
+	// routes adds test-only routes before the server starts.
+	routes func(a *API)
+}
+
+// newTestEnv opens a SQLite store in a temporary directory, creates the
+// auth service's indexes and one owner admin, builds the API and serves it.
+func newTestEnv(t testing.TB, opts envOptions) *testEnv {
+	t.Helper()
+	ctx := t.Context()
+	p, err := sqlite.Open(sqlite.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	sys, err := p.DB(ctx, store.SystemDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for coll, idxs := range auth.SystemIndexes() {
+		for _, idx := range idxs {
+			if err := sys.Collection(coll).EnsureIndex(ctx, idx); err != nil {
+				t.Fatalf("index %s on %s: %v", idx.IndexName(), coll, err)
+			}
+		}
+	}
+	kr, _, err := keyring.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, buf := newTestLogger()
+	svc := auth.NewService(sys, kr, auth.Config{
+		Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}, // cheap hashes for tests
+		Logger:   log,
+	})
+	if _, err := svc.CreateAdmin(ctx, testAdminEmail, testAdminPassword, auth.RoleOwner); err != nil {
+		t.Fatal(err)
+	}
+	checks := []Check{{Name: "store", Kind: p.Kind(), Required: true, Ping: p.Ping}}
+	if opts.checks != nil {
+		checks = opts.checks(p)
+	}
+	reg := prometheus.NewRegistry()
+	a, err := New(Deps{Auth: svc, Store: p, Checks: checks, Logger: log, Registry: reg, Version: "test"}, opts.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.routes != nil {
+		opts.routes(a)
+	}
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+	return &testEnv{t: t, api: a, srv: srv, auth: svc, store: p, reg: reg, log: buf}
+}
+
+// request is one HTTP call of a test.
+type request struct {
+	method, path string
+	// body is sent as is when it is a string or []byte, else as JSON.
+	body    any
+	headers map[string]string
+}
+
+// do sends req; a JSON body gets Content-Type application/json unless
+// headers say otherwise.
+func (e *testEnv) do(req request) *http.Response {
+	e.t.Helper()
+	var rd io.Reader
+	ctype := ""
+	switch b := req.body.(type) {
+	case nil:
+	case string:
+		rd, ctype = strings.NewReader(b), "application/json"
+	case []byte:
+		rd, ctype = bytes.NewReader(b), "application/json"
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd, ctype = bytes.NewReader(data), "application/json"
+	}
+	hr, err := http.NewRequestWithContext(e.t.Context(), req.method, e.srv.URL+req.path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ctype != "" {
+		hr.Header.Set("Content-Type", ctype)
+	}
+	for k, v := range req.headers {
+		hr.Header.Set(k, v)
+	}
+	resp, err := e.srv.Client().Do(hr)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.method, req.path, err)
+	}
+	return resp
+}
+
+// json sends req, expects status and decodes the answer into out (when
+// not nil).
+func (e *testEnv) json(req request, status int, out any) {
+	e.t.Helper()
+	resp := e.do(req)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if resp.StatusCode != status {
+		e.t.Fatalf("%s %s: status %d, want %d; body %s", req.method, req.path, resp.StatusCode, status, body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			e.t.Fatalf("%s %s: decode %s: %v", req.method, req.path, body, err)
+		}
+	}
+}
+
+// login returns an admin token for the test owner.
+func (e *testEnv) login() string {
+	e.t.Helper()
+	var out struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expiresAt"`
+	}
+	e.json(request{method: "POST", path: "/admin/api/login", body: map[string]string{"email": testAdminEmail, "password": testAdminPassword}}, 200, &out)
+	if out.Token == "" || !out.ExpiresAt.After(time.Now()) {
+		e.t.Fatalf("login answered %+v", out)
+	}
+	return out.Token
+}
+
+// bearer is the Authorization header of an admin token.
+func bearer(token string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + token}
+}
+
+// createdApp mirrors the POST /admin/api/apps answer.
+type createdApp struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	CreatedAt    time.Time `json:"createdAt"`
+	Environments []struct {
+		Name      string `json:"name"`
+		AppKey    string `json:"appKey"`
+		ServerKey string `json:"serverKey"`
+	} `json:"environments"`
+}
+
+// createApp creates an app over HTTP.
+func (e *testEnv) createApp(token, name string) createdApp {
+	e.t.Helper()
+	var app createdApp
+	e.json(request{method: "POST", path: "/admin/api/apps", body: map[string]string{"name": name}, headers: bearer(token)}, http.StatusCreated, &app)
+	return app
+}
+
+// keys returns the app and server keys of environment env of app.
+func (app createdApp) keys(t testing.TB, env string) (appKey, serverKey string) {
+	t.Helper()
+	for _, e := range app.Environments {
+		if e.Name == env {
+			return e.AppKey, e.ServerKey
+		}
+	}
+	t.Fatalf("app %s has no environment %s", app.ID, env)
+	return "", ""
+}
