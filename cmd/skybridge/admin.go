@@ -16,7 +16,7 @@ import (
 
 // openSystem opens the configured store and its migrated system database.
 func openSystem(ctx context.Context, cfg server.Config, log *slog.Logger) (store.Provider, store.DB, error) {
-	p, err := server.OpenStore(ctx, cfg)
+	p, err := server.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -43,7 +43,8 @@ func cmdMigrate(ctx context.Context, env cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := server.OpenStore(ctx, cfg)
+	log := newLogger(cfg, env.stderr)
+	p, err := server.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -52,7 +53,7 @@ func cmdMigrate(ctx context.Context, env cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("open system database: %w", err)
 	}
-	applied, err := migrations.Run(ctx, sys, migrations.System(), newLogger(cfg, env.stderr))
+	applied, err := migrations.Run(ctx, sys, migrations.System(), log)
 	for _, id := range applied {
 		fmt.Fprintln(env.stdout, "applied", id)
 	}

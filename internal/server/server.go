@@ -69,7 +69,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if n.Keys, err = OpenKeyring(cfg, log); err != nil {
 		return nil, err
 	}
-	if n.Store, err = OpenStore(ctx, cfg); err != nil {
+	if n.Store, err = OpenStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	if n.Cache, err = openCache(cfg); err != nil {
@@ -118,9 +118,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 
 // OpenStore opens the store the configuration selects: MongoDB when
 // MongoURI is set, else SQLite under DataDir.
-func OpenStore(ctx context.Context, cfg Config) (store.Provider, error) {
+func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Provider, error) {
 	if cfg.MongoURI != "" {
-		p, err := mongo.Open(ctx, mongo.Options{URI: cfg.MongoURI})
+		p, err := mongo.Open(ctx, mongo.Options{URI: cfg.MongoURI, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("open MongoDB store (SKYBRIDGE_MONGO_URI): %w", err)
 		}
