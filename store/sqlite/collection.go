@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/skybridgehq/skybridge/store"
@@ -16,7 +15,7 @@ import (
 type Collection struct {
 	db      *DB
 	name    string
-	table   string
+	table   string // quoted table name
 	nameErr error
 }
 
@@ -29,80 +28,42 @@ func (c *Collection) usable() error {
 	if c.nameErr != nil {
 		return c.nameErr
 	}
-	if c.db.p.isClosed() {
-		return store.ErrClosed
-	}
-	return nil
+	return c.db.usable()
 }
 
-// write runs fn in the database's single write transaction, creating the
-// table first when needed, and commits.
-func (c *Collection) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if err := c.usable(); err != nil {
-		return err
-	}
-	tx, err := c.db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap(err)
-	}
-	defer tx.Rollback()
-	created, err := c.db.ensureTable(ctx, tx, c.name)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return wrap(err)
-	}
-	if created {
-		c.db.markTable(c.name)
-	}
-	return nil
-}
+// maxIDLen bounds client-chosen ids.
+const maxIDLen = 512
 
-// nextSeq takes the collection's next _seq inside tx and calls the commit
-// hook, if any, with it.
-func (c *Collection) nextSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+// nextSeq takes the collection's next _seq inside w.
+func (c *Collection) nextSeq(w *wtx) (int64, error) {
+	row, err := w.queryRow("INSERT INTO _sb_seq (coll, seq) VALUES (?1, 1) ON CONFLICT (coll) DO UPDATE SET seq = seq + 1 RETURNING seq", c.name)
+	if err != nil {
+		return 0, c.db.wrap(err)
+	}
 	var seq int64
-	err := tx.QueryRowContext(ctx,
-		"INSERT INTO _sb_seq (coll, seq) VALUES (?, 1) ON CONFLICT (coll) DO UPDATE SET seq = seq + 1 RETURNING seq",
-		c.name).Scan(&seq)
-	if err != nil {
-		return 0, wrap(err)
+	if err := row.Scan(&seq); err != nil {
+		return 0, c.db.wrap(err)
 	}
 	return seq, nil
 }
 
-func (c *Collection) hook(ctx context.Context, seq int64) error {
-	if h := store.CommitHookFrom(ctx); h != nil {
-		return h(c.name, seq)
+// hook calls the commit hook of the write's context, if any: after the
+// write took its _seq, before it commits.
+func (c *Collection) hook(w *wtx, seq int64) error {
+	if h := store.CommitHookFrom(w.ctx); h != nil {
+		if err := h(c.name, seq); err != nil {
+			return fmt.Errorf("sqlite: commit hook: %w", err)
+		}
 	}
 	return nil
 }
 
-// adapterFields are the system fields the adapter stamps.
-var adapterFields = []string{store.FieldVersion, store.FieldSeq, store.FieldCreatedAt, store.FieldUpdatedAt}
-
-// prepare copies and checks a caller's document.
-func prepare(doc store.Doc) (store.Doc, error) {
-	if err := store.CheckDocument(doc); err != nil {
-		return nil, err
-	}
-	d, _ := store.Normalize(map[string]any(doc)).(map[string]any)
-	if d == nil {
-		d = store.Doc{}
-	}
-	for _, f := range adapterFields {
-		delete(d, f)
-	}
-	return d, nil
-}
-
 // Insert stores a new document.
 func (c *Collection) Insert(ctx context.Context, doc store.Doc) (store.Doc, error) {
-	d, err := prepare(doc)
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	d, err := prepareDoc(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -112,31 +73,40 @@ func (c *Collection) Insert(ctx context.Context, doc store.Doc) (store.Doc, erro
 	case string:
 		if id == "" {
 			d[store.FieldID] = store.NewID()
-		} else if len(id) > 512 {
-			return nil, fmt.Errorf("%w: _id longer than 512 bytes", store.ErrInvalid)
+		} else if len(id) > maxIDLen {
+			return nil, fmt.Errorf("%w: _id longer than %d bytes", store.ErrInvalid, maxIDLen)
 		}
 	default:
 		return nil, fmt.Errorf("%w: _id must be a string", store.ErrInvalid)
 	}
 	now := store.FormatTime(time.Now())
-	err = c.write(ctx, func(tx *sql.Tx) error {
-		seq, err := c.nextSeq(ctx, tx)
+	d[store.FieldVersion] = int64(1)
+	d[store.FieldCreatedAt], d[store.FieldUpdatedAt] = now, now
+	body, err := encode(d) // all but _seq, which only the transaction knows
+	if err != nil {
+		return nil, err
+	}
+	arrays := collectArrayPaths(d)
+	err = c.db.w.do(ctx, false, func(w *wtx) error {
+		if err := c.db.ensureTable(w, c.name); err != nil {
+			return err
+		}
+		seq, err := c.nextSeq(w)
 		if err != nil {
 			return err
 		}
-		d[store.FieldVersion], d[store.FieldSeq] = int64(1), seq
-		d[store.FieldCreatedAt], d[store.FieldUpdatedAt] = now, now
-		body, err := json.Marshal(d)
-		if err != nil {
-			return fmt.Errorf("%w: %v", store.ErrInvalid, err)
-		}
-		if err := c.db.noteArrays(ctx, tx, c.name, d); err != nil {
+		if err := c.db.noteArrays(w, c.name, arrays); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO "+c.table+" (id, seq, doc) VALUES (?, ?, ?)", d[store.FieldID], seq, string(body)); err != nil {
-			return wrap(err)
+		if _, err := w.exec("INSERT INTO "+c.table+" (id, seq, doc) VALUES (?1, ?2, ?3)",
+			d[store.FieldID], seq, splice(body, intField(store.FieldSeq, seq))); err != nil {
+			return c.db.wrap(err)
 		}
-		return c.hook(ctx, seq)
+		if err := c.hook(w, seq); err != nil {
+			return err
+		}
+		d[store.FieldSeq] = seq
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -149,82 +119,79 @@ func (c *Collection) Get(ctx context.Context, id string) (store.Doc, error) {
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	if !c.db.hasTable(c.name) {
-		return nil, store.ErrNotFound
-	}
-	var body string
-	err := c.db.r.QueryRowContext(ctx, "SELECT doc FROM "+c.table+" WHERE id = ?", id).Scan(&body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return decode(body)
-}
-
-// current reads a document inside the write transaction.
-func (c *Collection) current(ctx context.Context, tx *sql.Tx, id string, version int64) (store.Doc, error) {
-	var body string
-	err := tx.QueryRowContext(ctx, "SELECT doc FROM "+c.table+" WHERE id = ?", id).Scan(&body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, wrap(err)
-	}
-	cur, err := decode(body)
+	docs, err := c.read(ctx, "SELECT doc FROM "+c.table+" WHERE id = ?1", id)
 	if err != nil {
 		return nil, err
 	}
-	if version != 0 && store.DocVersion(cur) != version {
-		return nil, fmt.Errorf("%w: %s/%s is at _v %d, not %d", store.ErrVersionConflict, c.name, id, store.DocVersion(cur), version)
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%w: %s/%s", store.ErrNotFound, c.name, id)
 	}
-	return cur, nil
+	return docs[0], nil
 }
 
-// rewrite stores next as the new content of cur's document.
-func (c *Collection) rewrite(ctx context.Context, tx *sql.Tx, cur, next store.Doc) error {
-	seq, err := c.nextSeq(ctx, tx)
+// stamp reads the _v and _createdAt of document id inside w and checks the
+// expected version (0: any).
+func (c *Collection) stamp(w *wtx, id string, version int64) (v int64, createdAt []byte, err error) {
+	row, err := w.queryRow(`SELECT json_extract(doc, '$."_v"'), doc -> '$."_createdAt"' FROM `+c.table+" WHERE id = ?1", id)
 	if err != nil {
-		return err
+		return 0, nil, c.db.wrap(err)
 	}
-	next[store.FieldID] = cur[store.FieldID]
-	next[store.FieldCreatedAt] = cur[store.FieldCreatedAt]
-	next[store.FieldVersion] = store.DocVersion(cur) + 1
-	next[store.FieldSeq] = seq
-	next[store.FieldUpdatedAt] = store.FormatTime(time.Now())
-	body, err := json.Marshal(next)
-	if err != nil {
-		return fmt.Errorf("%w: %v", store.ErrInvalid, err)
+	var created sql.NullString
+	if err := row.Scan(&v, &created); errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, fmt.Errorf("%w: %s/%s", store.ErrNotFound, c.name, id)
+	} else if err != nil {
+		return 0, nil, c.db.wrap(err)
 	}
-	if err := c.db.noteArrays(ctx, tx, c.name, next); err != nil {
-		return err
+	if version != 0 && v != version {
+		return 0, nil, fmt.Errorf("%w: %s/%s is at _v %d, not %d", store.ErrVersionConflict, c.name, id, v, version)
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+c.table+" SET seq = ?, doc = ? WHERE id = ?", seq, string(body), cur[store.FieldID]); err != nil {
-		return wrap(err)
-	}
-	return c.hook(ctx, seq)
+	return v, []byte(created.String), nil
 }
 
 // Replace writes a whole new content, guarded by version.
 func (c *Collection) Replace(ctx context.Context, id string, version int64, doc store.Doc) (store.Doc, error) {
-	d, err := prepare(doc)
-	if err != nil {
-		return nil, err
-	}
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	if !c.db.hasTable(c.name) {
-		return nil, store.ErrNotFound
+	d, err := prepareDoc(doc)
+	if err != nil {
+		return nil, err
 	}
-	err = c.write(ctx, func(tx *sql.Tx) error {
-		cur, err := c.current(ctx, tx, id, version)
+	if !c.db.hasTable(c.name) {
+		return nil, fmt.Errorf("%w: %s/%s", store.ErrNotFound, c.name, id)
+	}
+	d[store.FieldID] = id
+	d[store.FieldUpdatedAt] = store.FormatTime(time.Now())
+	body, err := encode(d) // all but _createdAt, _v and _seq
+	if err != nil {
+		return nil, err
+	}
+	arrays := collectArrayPaths(d)
+	err = c.db.w.do(ctx, false, func(w *wtx) error {
+		v, created, err := c.stamp(w, id, version)
 		if err != nil {
 			return err
 		}
-		return c.rewrite(ctx, tx, cur, d)
+		seq, err := c.nextSeq(w)
+		if err != nil {
+			return err
+		}
+		if err := c.db.noteArrays(w, c.name, arrays); err != nil {
+			return err
+		}
+		stored := splice(body, field{store.FieldCreatedAt, created}, intField(store.FieldSeq, seq), intField(store.FieldVersion, v+1))
+		if _, err := w.exec("UPDATE "+c.table+" SET seq = ?1, doc = ?2 WHERE id = ?3", seq, stored, id); err != nil {
+			return c.db.wrap(err)
+		}
+		if err := c.hook(w, seq); err != nil {
+			return err
+		}
+		var createdAt any
+		if err := json.Unmarshal(created, &createdAt); err != nil {
+			return fmt.Errorf("sqlite: %s/%s: corrupt _createdAt: %w", c.name, id, err)
+		}
+		d[store.FieldCreatedAt], d[store.FieldSeq], d[store.FieldVersion] = createdAt, seq, v+1
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -234,26 +201,60 @@ func (c *Collection) Replace(ctx context.Context, id string, version int64, doc 
 
 // Update applies Set and Inc, guarded by version.
 func (c *Collection) Update(ctx context.Context, id string, version int64, u store.Update) (store.Doc, error) {
-	if err := checkUpdate(u); err != nil {
-		return nil, err
-	}
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	if !c.db.hasTable(c.name) {
-		return nil, store.ErrNotFound
+	if err := checkUpdate(u); err != nil {
+		return nil, err
 	}
+	if !c.db.hasTable(c.name) {
+		return nil, fmt.Errorf("%w: %s/%s", store.ErrNotFound, c.name, id)
+	}
+	now := store.FormatTime(time.Now())
 	var out store.Doc
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		cur, err := c.current(ctx, tx, id, version)
+	err := c.db.w.do(ctx, false, func(w *wtx) error {
+		row, err := w.queryRow("SELECT doc FROM "+c.table+" WHERE id = ?1", id)
+		if err != nil {
+			return c.db.wrap(err)
+		}
+		var body []byte
+		if err := row.Scan(&body); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s/%s", store.ErrNotFound, c.name, id)
+		} else if err != nil {
+			return c.db.wrap(err)
+		}
+		cur, err := decode(body)
 		if err != nil {
 			return err
+		}
+		if v := store.DocVersion(cur); version != 0 && v != version {
+			return fmt.Errorf("%w: %s/%s is at _v %d, not %d", store.ErrVersionConflict, c.name, id, v, version)
 		}
 		next, err := applyUpdate(cur, u)
 		if err != nil {
 			return err
 		}
-		if err := c.rewrite(ctx, tx, cur, next); err != nil {
+		if err := store.CheckDocument(next); err != nil {
+			return err
+		}
+		seq, err := c.nextSeq(w)
+		if err != nil {
+			return err
+		}
+		next[store.FieldVersion] = store.DocVersion(cur) + 1
+		next[store.FieldSeq] = seq
+		next[store.FieldUpdatedAt] = now
+		stored, err := encode(next)
+		if err != nil {
+			return err
+		}
+		if err := c.db.noteArrays(w, c.name, collectArrayPaths(next)); err != nil {
+			return err
+		}
+		if _, err := w.exec("UPDATE "+c.table+" SET seq = ?1, doc = ?2 WHERE id = ?3", seq, string(stored), id); err != nil {
+			return c.db.wrap(err)
+		}
+		if err := c.hook(w, seq); err != nil {
 			return err
 		}
 		out = next
@@ -265,20 +266,23 @@ func (c *Collection) Update(ctx context.Context, id string, version int64, u sto
 	return out, nil
 }
 
-// Delete removes a document for good, guarded by version.
+// Delete removes a document for good, guarded by version. It takes no
+// _seq.
 func (c *Collection) Delete(ctx context.Context, id string, version int64) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
 	if !c.db.hasTable(c.name) {
-		return store.ErrNotFound
+		return fmt.Errorf("%w: %s/%s", store.ErrNotFound, c.name, id)
 	}
-	return c.write(ctx, func(tx *sql.Tx) error {
-		if _, err := c.current(ctx, tx, id, version); err != nil {
+	return c.db.w.do(ctx, false, func(w *wtx) error {
+		if _, _, err := c.stamp(w, id, version); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM "+c.table+" WHERE id = ?", id)
-		return wrap(err)
+		if _, err := w.exec("DELETE FROM "+c.table+" WHERE id = ?1", id); err != nil {
+			return c.db.wrap(err)
+		}
+		return nil
 	})
 }
 
@@ -290,32 +294,25 @@ func (c *Collection) Find(ctx context.Context, q store.Query) (store.Page, error
 	if err := store.ValidateSort(q.Sort); err != nil {
 		return store.Page{}, err
 	}
+	if q.Limit < 0 {
+		return store.Page{}, fmt.Errorf("%w: negative limit", store.ErrInvalid)
+	}
 	limit := q.Limit
-	if limit <= 0 {
+	if limit == 0 {
 		limit = store.DefaultLimit
 	}
 	limit = min(limit, store.MaxLimit)
-	f := q.Filter
 	ks, err := store.KeysetFilter(q.Sort, q.Cursor)
 	if err != nil {
 		return store.Page{}, err
 	}
-	if ks != nil {
-		if f == nil {
-			f = ks
-		} else {
-			f = store.And{Filters: []store.Filter{f, ks}}
-		}
-	}
-	where, args, err := compileFilter(f, c.db.hasArrays(c.name))
+	where, args, err := compileFilter(c.db.mayHoldArray(c.name), q.Filter, ks)
 	if err != nil {
 		return store.Page{}, err
 	}
-	if !c.db.hasTable(c.name) {
-		return store.Page{Docs: []store.Doc{}}, nil
-	}
-	query := "SELECT doc FROM " + c.table + " WHERE " + where + " ORDER BY " + orderBy(q.Sort) + " LIMIT ?"
-	docs, err := c.query(ctx, query, append(args, limit+1)...)
+	args = append(args, limit+1)
+	query := fmt.Sprintf("SELECT doc FROM %s WHERE %s ORDER BY %s LIMIT ?%d", c.table, where, orderBy(q.Sort), len(args))
+	docs, err := c.read(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, err
 	}
@@ -327,42 +324,16 @@ func (c *Collection) Find(ctx context.Context, q store.Query) (store.Page, error
 	return page, nil
 }
 
-func (c *Collection) query(ctx context.Context, query string, args ...any) ([]store.Doc, error) {
-	rows, err := c.db.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	docs := []store.Doc{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, wrap(err)
-		}
-		d, err := decode(body)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, d)
-	}
-	return docs, wrap(rows.Err())
-}
-
 // Count counts matching documents.
 func (c *Collection) Count(ctx context.Context, f store.Filter) (int64, error) {
 	if err := c.usable(); err != nil {
 		return 0, err
 	}
-	where, args, err := compileFilter(f, c.db.hasArrays(c.name))
+	where, args, err := compileFilter(c.db.mayHoldArray(c.name), f)
 	if err != nil {
 		return 0, err
 	}
-	if !c.db.hasTable(c.name) {
-		return 0, nil
-	}
-	var n int64
-	err = c.db.r.QueryRowContext(ctx, "SELECT count(*) FROM "+c.table+" WHERE "+where, args...).Scan(&n)
-	return n, wrap(err)
+	return c.readInt(ctx, "SELECT count(*) FROM "+c.table+" WHERE "+where, args...)
 }
 
 // Changes returns documents above a _seq in _seq order.
@@ -373,32 +344,86 @@ func (c *Collection) Changes(ctx context.Context, after int64, limit int) ([]sto
 	if limit <= 0 {
 		limit = store.DefaultLimit
 	}
-	if !c.db.hasTable(c.name) {
-		return []store.Doc{}, nil
-	}
-	return c.query(ctx, "SELECT doc FROM "+c.table+" WHERE seq > ? ORDER BY seq LIMIT ?", after, min(limit, store.MaxLimit))
+	return c.read(ctx, "SELECT doc FROM "+c.table+" WHERE seq > ?1 ORDER BY seq LIMIT ?2", after, min(limit, store.MaxLimit))
 }
 
-// LastSeq returns the collection's last committed _seq.
+// LastSeq returns the collection's last committed _seq: with one writer,
+// everything at or below it has committed.
 func (c *Collection) LastSeq(ctx context.Context) (int64, error) {
 	if err := c.usable(); err != nil {
 		return 0, err
 	}
+	cs, err := c.db.rstmts.acquire(ctx, "SELECT seq FROM _sb_seq WHERE coll = ?1")
+	if err != nil {
+		return 0, c.db.wrap(err)
+	}
+	defer c.db.rstmts.release(cs)
 	var seq int64
-	err := c.db.r.QueryRowContext(ctx, "SELECT seq FROM _sb_seq WHERE coll = ?", c.name).Scan(&seq)
+	err = cs.stmt.QueryRowContext(ctx, c.name).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
-	return seq, wrap(err)
+	return seq, c.db.wrap(err)
 }
 
-func decode(body string) (store.Doc, error) {
-	dec := json.NewDecoder(strings.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("sqlite: corrupt document: %w", err)
+// read runs a query of documents on the reader pool. A collection that
+// does not exist (or was dropped meanwhile) has none.
+func (c *Collection) read(ctx context.Context, query string, args ...any) ([]store.Doc, error) {
+	docs := []store.Doc{}
+	if !c.db.hasTable(c.name) {
+		return docs, nil
 	}
-	d, _ := store.Normalize(m).(map[string]any)
-	return d, nil
+	cs, err := c.db.rstmts.acquire(ctx, query)
+	if err != nil {
+		return c.gone(docs, err)
+	}
+	defer c.db.rstmts.release(cs)
+	rows, err := cs.stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return c.gone(docs, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var body sql.RawBytes
+		if err := rows.Scan(&body); err != nil {
+			return nil, c.db.wrap(err)
+		}
+		d, err := decode(body)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, d)
+	}
+	if err := rows.Err(); err != nil {
+		return c.gone(docs[:0], err)
+	}
+	return docs, nil
+}
+
+// readInt runs a query of one integer on the reader pool.
+func (c *Collection) readInt(ctx context.Context, query string, args ...any) (int64, error) {
+	if !c.db.hasTable(c.name) {
+		return 0, nil
+	}
+	cs, err := c.db.rstmts.acquire(ctx, query)
+	if err != nil {
+		_, err = c.gone(nil, err)
+		return 0, err
+	}
+	defer c.db.rstmts.release(cs)
+	var n int64
+	if err := cs.stmt.QueryRowContext(ctx, args...).Scan(&n); err != nil {
+		_, err = c.gone(nil, err)
+		return 0, err
+	}
+	return n, nil
+}
+
+// gone turns the error of a read that raced with DropCollection into an
+// empty answer; other errors pass.
+func (c *Collection) gone(empty []store.Doc, err error) ([]store.Doc, error) {
+	if missingTable(err) && !c.db.hasTable(c.name) {
+		return empty, nil
+	}
+	return nil, c.db.wrap(err)
 }

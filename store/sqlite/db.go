@@ -9,28 +9,36 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/skybridgehq/skybridge/store"
 )
 
 // DB is one SQLite database file.
 type DB struct {
-	p    *Provider
-	name string
-	w    *sql.DB // one connection: SQLite has one writer
-	r    *sql.DB // readers (query_only)
+	p      *Provider
+	name   string
+	w      *writer // the one writer connection, with group commit
+	r      *sql.DB // readers (query_only)
+	rstmts *stmtCache
+	closed atomic.Bool
 
 	mu     sync.RWMutex
-	tables map[string]bool // collections whose table exists
+	tables map[string]bool // collections whose table exists (committed)
 	// arrays records, per collection, the paths that have ever held an
 	// array. Filters on other paths skip the array-element branch, which
 	// keeps them usable by expression indexes. It may over-approximate
 	// (a path noted by a write that then rolled back), never under.
-	arrays map[string]map[string]bool
+	arrays map[string]*arrayPaths
 }
 
 var _ store.DB = (*DB)(nil)
 
+// The adapter's own tables. Their names start with "_sb_"; collection
+// tables with "c_", so the two never meet.
 const schema = `
 CREATE TABLE IF NOT EXISTS _sb_collections (name TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _sb_seq (coll TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
@@ -39,50 +47,65 @@ CREATE TABLE IF NOT EXISTS _sb_indexes (coll TEXT NOT NULL, name TEXT NOT NULL, 
 `
 
 func openDB(ctx context.Context, p *Provider, name, path string) (*DB, error) {
-	// Create the file with owner-only permissions before SQLite opens it.
+	// Create the file with owner-only permissions before SQLite opens it;
+	// SQLite gives its -wal and -shm files the same mode.
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", name, err)
 	}
 	f.Close()
-	w, err := openPool(path, p.opts.BusyTimeout, false, 1)
-	if err != nil {
+	db := &DB{p: p, name: name, tables: map[string]bool{}, arrays: map[string]*arrayPaths{}}
+	wpool := openPool(p.driver, path, p.opts, false, 1)
+	if db.w, err = newWriter(ctx, wpool, p.opts.StmtCache, p.opts.MaxBatch, db.wrap); err != nil {
+		wpool.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", name, err)
 	}
-	if _, err := w.ExecContext(ctx, schema); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: prepare %s: %w", name, err)
-	}
-	r, err := openPool(path, p.opts.BusyTimeout, true, p.opts.ReadConns)
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", name, err)
-	}
-	db := &DB{p: p, name: name, w: w, r: r, tables: map[string]bool{}, arrays: map[string]map[string]bool{}}
-	if err := db.loadArrays(ctx); err != nil {
+	db.r = openPool(p.driver, path, p.opts, true, p.opts.ReadConns)
+	db.rstmts = newStmtCache(db.r.PrepareContext, p.opts.StmtCache)
+	if err := db.load(ctx); err != nil {
 		db.close()
 		return nil, err
 	}
+	return db, nil
+}
+
+// load creates the adapter's tables and reads what it keeps in memory.
+func (db *DB) load(ctx context.Context) error {
+	w := db.w.conn
+	if _, err := w.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("sqlite: prepare %s: %w", db.name, err)
+	}
 	rows, err := w.QueryContext(ctx, "SELECT name FROM _sb_collections")
 	if err != nil {
-		db.close()
-		return nil, fmt.Errorf("sqlite: list collections of %s: %w", name, err)
+		return fmt.Errorf("sqlite: list collections of %s: %w", db.name, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var c string
 		if err := rows.Scan(&c); err != nil {
-			db.close()
-			return nil, err
+			return fmt.Errorf("sqlite: list collections of %s: %w", db.name, err)
 		}
 		db.tables[c] = true
 	}
-	return db, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: list collections of %s: %w", db.name, err)
+	}
+	return db.loadArrays(ctx)
 }
 
 func (db *DB) close() {
-	db.w.Close()
+	db.closed.Store(true)
+	db.w.close()
+	db.rstmts.close()
 	db.r.Close()
+}
+
+// usable fails once the database or its provider is closed.
+func (db *DB) usable() error {
+	if db.closed.Load() || db.p.isClosed() {
+		return store.ErrClosed
+	}
+	return nil
 }
 
 // Name returns the database name.
@@ -95,8 +118,8 @@ func (db *DB) Collection(name string) store.Collection {
 
 // Collections lists the collections that exist.
 func (db *DB) Collections(ctx context.Context) ([]string, error) {
-	if db.p.isClosed() {
-		return nil, store.ErrClosed
+	if err := db.usable(); err != nil {
+		return nil, err
 	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
@@ -108,120 +131,39 @@ func (db *DB) Collections(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// DropCollection deletes a collection's table, counter and indexes.
+// DropCollection deletes a collection's table, indexes and array paths.
+// Its _seq counter stays, so that a collection created again under the
+// same name never reuses a _seq a reader may have seen.
 func (db *DB) DropCollection(ctx context.Context, name string) error {
 	if err := store.ValidCollectionName(name); err != nil {
 		return err
 	}
-	if db.p.isClosed() {
-		return store.ErrClosed
+	if err := db.usable(); err != nil {
+		return err
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap(err)
-	}
-	defer tx.Rollback()
-	stmts := []struct {
-		q    string
-		args []any
-	}{
-		{"DROP TABLE IF EXISTS " + tableName(name), nil},
-		{"DELETE FROM _sb_collections WHERE name = ?", []any{name}},
-		{"DELETE FROM _sb_indexes WHERE coll = ?", []any{name}},
-		{"DELETE FROM _sb_arrays WHERE coll = ?", []any{name}},
-	}
-	// The _seq counter stays, so that a collection created again under the
-	// same name never reuses a _seq a reader may have seen.
-	for _, s := range stmts {
-		if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
-			return wrap(err)
+	return db.w.do(ctx, true, func(w *wtx) error {
+		steps := []struct {
+			q    string
+			args []any
+		}{
+			{"DROP TABLE IF EXISTS " + tableName(name), nil},
+			{"DELETE FROM _sb_collections WHERE name = ?", []any{name}},
+			{"DELETE FROM _sb_indexes WHERE coll = ?", []any{name}},
+			{"DELETE FROM _sb_arrays WHERE coll = ?", []any{name}},
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return wrap(err)
-	}
-	delete(db.tables, name)
-	delete(db.arrays, name)
-	return nil
-}
-
-func (db *DB) loadArrays(ctx context.Context) error {
-	rows, err := db.w.QueryContext(ctx, "SELECT coll, path FROM _sb_arrays")
-	if err != nil {
-		return fmt.Errorf("sqlite: read array paths of %s: %w", db.name, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var coll, path string
-		if err := rows.Scan(&coll, &path); err != nil {
-			return err
+		for _, s := range steps {
+			if err := w.execScript(s.q, s.args...); err != nil {
+				return db.wrap(err)
+			}
 		}
-		if db.arrays[coll] == nil {
-			db.arrays[coll] = map[string]bool{}
-		}
-		db.arrays[coll][path] = true
-	}
-	return rows.Err()
-}
-
-// hasArrays returns a function telling whether a path of coll has ever
-// held an array.
-func (db *DB) hasArrays(coll string) func(path string) bool {
-	return func(path string) bool {
-		db.mu.RLock()
-		defer db.mu.RUnlock()
-		return db.arrays[coll][path]
-	}
-}
-
-// noteArrays records, inside tx, the array paths of doc not yet known.
-func (db *DB) noteArrays(ctx context.Context, tx *sql.Tx, coll string, doc map[string]any) error {
-	found := map[string]bool{}
-	arrayPaths(doc, "", 0, found)
-	if len(found) == 0 {
+		w.onCommit(func() {
+			db.mu.Lock()
+			delete(db.tables, name)
+			delete(db.arrays, name)
+			db.mu.Unlock()
+		})
 		return nil
-	}
-	db.mu.Lock()
-	known := db.arrays[coll]
-	if known == nil {
-		known = map[string]bool{}
-		db.arrays[coll] = known
-	}
-	var fresh []string
-	for p := range found {
-		if !known[p] {
-			known[p] = true // before commit: over-approximating is safe
-			fresh = append(fresh, p)
-		}
-	}
-	db.mu.Unlock()
-	for _, p := range fresh {
-		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO _sb_arrays (coll, path) VALUES (?, ?)", coll, p); err != nil {
-			return wrap(err)
-		}
-	}
-	return nil
-}
-
-// arrayPaths collects the dotted paths of doc whose values are arrays.
-func arrayPaths(doc map[string]any, prefix string, depth int, out map[string]bool) {
-	if depth >= store.MaxPathDepth {
-		return
-	}
-	for k, v := range doc {
-		p := k
-		if prefix != "" {
-			p = prefix + "." + k
-		}
-		switch x := v.(type) {
-		case []any:
-			out[p] = true
-		case map[string]any:
-			arrayPaths(x, p, depth+1, out)
-		}
-	}
+	})
 }
 
 // hasTable reports whether the collection's table exists.
@@ -231,49 +173,79 @@ func (db *DB) hasTable(name string) bool {
 	return db.tables[name]
 }
 
-// ensureTable creates the collection's table inside tx when missing. The
-// caller holds the writer connection (tx), so creations are serialized.
-func (db *DB) ensureTable(ctx context.Context, tx *sql.Tx, name string) (created bool, err error) {
-	if db.hasTable(name) {
-		return false, nil
+// ensureTable creates the collection's table inside w when missing.
+func (db *DB) ensureTable(w *wtx, name string) error {
+	if w.b.created[name] || db.hasTable(name) {
+		return nil
 	}
 	t := tableName(name)
 	q := "CREATE TABLE IF NOT EXISTS " + t + " (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;" +
-		"CREATE UNIQUE INDEX IF NOT EXISTS " + quoteIdent("sq_"+name) + " ON " + t + " (seq);"
-	if _, err := tx.ExecContext(ctx, q); err != nil {
-		return false, wrap(err)
+		"CREATE UNIQUE INDEX IF NOT EXISTS " + seqIndexName(name) + " ON " + t + " (seq);"
+	if err := w.execScript(q); err != nil {
+		return db.wrap(err)
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO _sb_collections (name) VALUES (?)", name); err != nil {
-		return false, wrap(err)
+	if err := w.execScript("INSERT OR IGNORE INTO _sb_collections (name) VALUES (?)", name); err != nil {
+		return db.wrap(err)
 	}
-	return true, nil
+	w.b.created[name] = true
+	w.created = append(w.created, name)
+	w.onCommit(func() {
+		db.mu.Lock()
+		db.tables[name] = true
+		db.mu.Unlock()
+	})
+	return nil
 }
 
-// markTable records a table created by a committed transaction.
-func (db *DB) markTable(name string) {
-	db.mu.Lock()
-	db.tables[name] = true
-	db.mu.Unlock()
+// SQLite compares identifiers without regard to ASCII case, and index
+// names share one namespace per file; collection and index names are
+// case-sensitive and per collection. So names are encoded: an upper-case
+// letter X becomes "^x", and ':' (in neither kind of name) separates a
+// collection from its index.
+func encodeName(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			b.WriteByte('^')
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
-func tableName(coll string) string { return quoteIdent("c_" + coll) }
+func tableName(coll string) string    { return quoteIdent("c_" + encodeName(coll)) }
+func seqIndexName(coll string) string { return quoteIdent("s_" + encodeName(coll)) }
+func indexName(coll, idx string) string {
+	return quoteIdent("x_" + encodeName(coll) + ":" + encodeName(idx))
+}
 
-// quoteIdent quotes an SQL identifier. Collection names are validated to
-// letters, digits, '_' and '-', so no quote can occur; doubling is a second
-// line of defence.
+// quoteIdent quotes an SQL identifier. Collection and index names are
+// validated to letters, digits, '_' and '-', so no quote can occur;
+// doubling is a second line of defence.
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// wrap maps SQLite errors onto the store's sentinels.
-func wrap(err error) error {
+// wrap maps driver errors onto the store's sentinels.
+func (db *DB) wrap(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "sql: database is closed") {
-		return store.ErrClosed
+	if db.closed.Load() || db.p.isClosed() || errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "sql: database is closed") {
+		return fmt.Errorf("%w: %v", store.ErrClosed, err)
 	}
-	msg := err.Error()
-	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "constraint failed: UNIQUE") {
-		return fmt.Errorf("%w: %v", store.ErrDuplicate, err)
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", store.ErrDuplicate, err)
+		}
 	}
-	return fmt.Errorf("sqlite: %w", err)
+	return fmt.Errorf("sqlite %s: %w", db.name, err)
+}
+
+// missingTable reports whether err says a table is gone: a read that
+// raced with DropCollection.
+func missingTable(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no such table")
 }

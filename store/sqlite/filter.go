@@ -2,30 +2,59 @@ package sqlite
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/skybridgehq/skybridge/store"
 )
 
 // compiler turns a store.Filter into an SQL boolean expression over the
-// doc column, with every value bound as a parameter. Paths are inlined as
-// quoted JSON path literals (validated by store.ValidPath: no quotes,
-// backslashes or control characters), so that the expressions match those
-// of declared expression indexes.
+// doc column, following the semantics documented on store.Filter. Every
+// value is a bound parameter (?N); paths are inlined as quoted JSON path
+// literals (store.ValidPath admits no '"', '\\' or control character, and
+// a "'" is doubled), so that the expressions are those of the declared
+// expression indexes and SQLite can use them.
+//
+// SQL's NULL stands for "no match": json_extract of a missing field is
+// NULL, and comparisons with it are NULL. AND and OR keep that reading;
+// NOT does not, so a negation is written NOT IFNULL(x, 0), which matches
+// documents lacking the field as MongoDB's $ne, $nin and $not do.
 type compiler struct {
-	args     []any
-	hasArray func(path string) bool
+	args         []any
+	argIndex     map[any]int
+	mayHoldArray func(path string) bool
 }
 
-// compileFilter compiles f; hasArray tells which paths may hold arrays (nil:
-// any may).
-func compileFilter(f store.Filter, hasArray func(string) bool) (string, []any, error) {
-	if err := store.ValidateFilter(f); err != nil {
-		return "", nil, err
+// maxParams stays below SQLite's limit on bound parameters (32766).
+const maxParams = 32000
+
+// compileFilter validates and compiles the conjunction of fs (each
+// validated on its own, so that a caller's filter at the bounds still
+// takes a cursor's keyset filter); mayHoldArray tells which paths may
+// hold arrays (nil: any may).
+func compileFilter(mayHoldArray func(string) bool, fs ...store.Filter) (string, []any, error) {
+	c := &compiler{argIndex: map[any]int{}, mayHoldArray: mayHoldArray}
+	parts := []string{}
+	for _, f := range fs {
+		if f == nil {
+			continue
+		}
+		if err := store.ValidateFilter(f); err != nil {
+			return "", nil, err
+		}
+		sql, err := c.filter(f)
+		if err != nil {
+			return "", nil, err
+		}
+		parts = append(parts, sql)
 	}
-	c := &compiler{hasArray: hasArray}
-	sql, err := c.filter(f)
-	return sql, c.args, err
+	if len(c.args) > maxParams {
+		return "", nil, fmt.Errorf("%w: filter has more than %d distinct values", store.ErrInvalid, maxParams)
+	}
+	if len(parts) == 0 {
+		return "1", nil, nil
+	}
+	return strings.Join(parts, " AND "), c.args, nil
 }
 
 func (c *compiler) filter(f store.Filter) (string, error) {
@@ -34,31 +63,17 @@ func (c *compiler) filter(f store.Filter) (string, error) {
 		return "1", nil
 	case store.Compare:
 		if x.Op == store.OpNe {
-			s, err := c.filter(store.Compare{Path: x.Path, Op: store.OpEq, Value: x.Value})
-			return negate(s), err
+			return negate(c.compare(x.Path, store.OpEq, x.Value)), nil
 		}
-		return c.matchAny(x.Path, func(v, t string) string { return c.compare(v, t, x.Op, x.Value) }), nil
+		return c.compare(x.Path, x.Op, x.Value), nil
 	case store.In:
-		if len(x.Values) == 0 {
-			if x.Not {
-				return "1", nil
-			}
-			return "0", nil
-		}
-		s := c.matchAny(x.Path, func(v, t string) string {
-			parts := make([]string, len(x.Values))
-			for i, val := range x.Values {
-				parts[i] = c.compare(v, t, store.OpEq, val)
-			}
-			return "(" + strings.Join(parts, " OR ") + ")"
-		})
+		s := c.matchAny(x.Path, func(v, t string, elem bool) string { return c.in(v, t, elem, x.Values) })
 		if x.Not {
 			return negate(s), nil
 		}
 		return s, nil
 	case store.Exists:
-		v, t := columnExprs(x.Path)
-		_ = v
+		_, t := valueExprs(x.Path)
 		if x.Exists {
 			return "(" + t + " IS NOT NULL)", nil
 		}
@@ -68,8 +83,9 @@ func (c *compiler) filter(f store.Filter) (string, error) {
 		if x.CaseInsensitive {
 			pat = "(?i)" + pat
 		}
-		return c.matchAny(x.Path, func(v, t string) string {
-			return fmt.Sprintf("(%s = 'text' AND sb_regexp(%s, %s))", t, c.bind(pat), v)
+		p := c.bind(pat)
+		return c.matchAny(x.Path, func(v, t string, _ bool) string {
+			return "(" + t + " = 'text' AND sb_regexp(" + p + ", " + v + "))"
 		}), nil
 	case store.And:
 		return c.join(x.Filters, " AND ", "1")
@@ -83,9 +99,6 @@ func (c *compiler) filter(f store.Filter) (string, error) {
 	}
 }
 
-// negate is SQL NOT with NULL (a missing field compared) read as false,
-// so that the negation matches documents lacking the field, as MongoDB's
-// does.
 func negate(s string) string { return "NOT IFNULL(" + s + ", 0)" }
 
 func (c *compiler) join(fs []store.Filter, sep, empty string) (string, error) {
@@ -103,51 +116,117 @@ func (c *compiler) join(fs []store.Filter, sep, empty string) (string, error) {
 	return "(" + strings.Join(parts, sep) + ")", nil
 }
 
-// matchAny applies cond to the value at path and, when that value is an
-// array, to each of its elements (MongoDB's rule for the end of a path).
-// cond receives SQL expressions for the value and for its JSON type.
-func (c *compiler) matchAny(path string, cond func(v, t string) string) string {
-	v, t := columnExprs(path)
-	direct := cond(v, t)
-	if isColumn(path) || (c.hasArray != nil && !c.hasArray(path)) {
+// matchAny applies cond to the value at path and, when that value may be
+// an array, to each of its elements (the rule for the end of a path).
+// cond gets SQL for the value and for its JSON type ('integer', 'real',
+// 'text', 'true', 'false', 'null', 'object', 'array'; NULL when missing),
+// and whether they are an array element's.
+func (c *compiler) matchAny(path string, cond func(v, t string, elem bool) string) string {
+	v, t := valueExprs(path)
+	direct := cond(v, t, false)
+	if isColumn(path) || (c.mayHoldArray != nil && !c.mayHoldArray(path)) {
 		return "(" + direct + ")"
 	}
-	p := jsonPath(path)
-	elem := cond("e.value", "e.type")
-	return fmt.Sprintf("(%s OR (%s = 'array' AND EXISTS (SELECT 1 FROM json_each(doc, %s) AS e WHERE %s)))", direct, t, p, elem)
+	elem := cond("e.value", "e.type", true)
+	return "(" + direct + " OR (" + t + " = 'array' AND EXISTS (SELECT 1 FROM json_each(doc, " + jsonPath(path) + ") AS e WHERE " + elem + ")))"
 }
 
-// compare is one comparison of a value (v, with JSON type t) with a scalar.
-func (c *compiler) compare(v, t string, op store.Op, val any) string {
-	sqlOp := map[store.Op]string{store.OpEq: "=", store.OpGt: ">", store.OpGte: ">=", store.OpLt: "<", store.OpLte: "<="}[op]
-	switch x := val.(type) {
-	case nil:
-		// Only $eq reaches here with null ($ne is its negation).
-		return fmt.Sprintf("(%s IS NULL OR %s = 'null')", t, t)
-	case bool:
-		if x {
-			return fmt.Sprintf("(%s = 'true')", t)
+var sqlOps = map[store.Op]string{store.OpEq: "=", store.OpGt: ">", store.OpGte: ">=", store.OpLt: "<", store.OpLte: "<="}
+
+// compare is Compare without $ne. Numbers compare only with numbers and
+// strings with strings: the type tests keep booleans (which json_extract
+// reads as 0 and 1) and JSON text of objects out. The extra bounds
+// (< ” for numbers, >= ” for strings) change no answer (SQLite orders
+// numbers before text) but bound an index range scan to one type.
+func (c *compiler) compare(path string, op store.Op, val any) string {
+	return c.matchAny(path, func(v, t string, elem bool) string {
+		switch x := val.(type) {
+		case nil: // $eq only: a missing field or JSON null
+			if elem {
+				return "(" + t + " = 'null')"
+			}
+			return "(" + v + " IS NULL)"
+		case bool:
+			if x {
+				return "(" + t + " = 'true')"
+			}
+			return "(" + t + " = 'false')"
+		case string:
+			s := "(" + v + " " + sqlOps[op] + " " + c.bind(x)
+			if op == store.OpLt || op == store.OpLte {
+				s += " AND " + v + " >= ''"
+			}
+			return s + " AND " + t + " = 'text')"
+		default: // int64, float64
+			s := "(" + v + " " + sqlOps[op] + " " + c.bind(x)
+			if op == store.OpGt || op == store.OpGte {
+				s += " AND " + v + " < ''"
+			}
+			return s + " AND " + t + " IN ('integer', 'real'))"
 		}
-		return fmt.Sprintf("(%s = 'false')", t)
-	case string:
-		return fmt.Sprintf("(%s = 'text' AND %s %s %s)", t, v, sqlOp, c.bind(x))
-	default: // int64, float64
-		return fmt.Sprintf("(%s IN ('integer', 'real') AND %s %s %s)", t, v, sqlOp, c.bind(x))
-	}
+	})
 }
 
+// in is $in over one value: grouped by type into SQL IN lists.
+func (c *compiler) in(v, t string, elem bool, values []any) string {
+	var nums, strs []string
+	var parts []string
+	seenTrue, seenFalse, seenNull := false, false, false
+	for _, val := range values {
+		switch x := val.(type) {
+		case nil:
+			seenNull = true
+		case bool:
+			seenTrue = seenTrue || x
+			seenFalse = seenFalse || !x
+		case string:
+			strs = append(strs, c.bind(x))
+		default:
+			nums = append(nums, c.bind(x))
+		}
+	}
+	if len(nums) > 0 {
+		parts = append(parts, "("+v+" IN ("+strings.Join(nums, ", ")+") AND "+t+" IN ('integer', 'real'))")
+	}
+	if len(strs) > 0 {
+		parts = append(parts, "("+v+" IN ("+strings.Join(strs, ", ")+") AND "+t+" = 'text')")
+	}
+	if seenTrue {
+		parts = append(parts, "("+t+" = 'true')")
+	}
+	if seenFalse {
+		parts = append(parts, "("+t+" = 'false')")
+	}
+	if seenNull {
+		if elem {
+			parts = append(parts, "("+t+" = 'null')")
+		} else {
+			parts = append(parts, "("+v+" IS NULL)")
+		}
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// bind adds a parameter (once per distinct value) and returns its
+// placeholder.
 func (c *compiler) bind(v any) string {
-	c.args = append(c.args, v)
-	return "?"
+	i, ok := c.argIndex[v]
+	if !ok {
+		c.args = append(c.args, v)
+		i = len(c.args)
+		c.argIndex[v] = i
+	}
+	return "?" + strconv.Itoa(i)
 }
 
 // isColumn reports whether a path is kept in a column of its own.
 func isColumn(path string) bool { return path == store.FieldID || path == store.FieldSeq }
 
-// columnExprs returns the SQL expressions of the value at path and of its
-// JSON type ('integer', 'real', 'text', 'true', 'false', 'null', 'object',
-// 'array', or NULL when missing).
-func columnExprs(path string) (v, t string) {
+// valueExprs returns the SQL of the value at path and of its JSON type.
+func valueExprs(path string) (v, t string) {
 	switch path {
 	case store.FieldID:
 		return "id", "'text'"
@@ -172,11 +251,13 @@ func jsonPath(path string) string {
 	return b.String()
 }
 
-// orderBy renders the sort keys, then id.
+// orderBy renders the sort keys, then id. SQLite orders NULL (a missing
+// field or JSON null) first ascending and last descending, as MongoDB
+// does and store.KeysetFilter expects.
 func orderBy(keys []store.SortKey) string {
 	parts := make([]string, 0, len(keys)+1)
 	for _, k := range keys {
-		v, _ := columnExprs(k.Path)
+		v, _ := valueExprs(k.Path)
 		if k.Desc {
 			v += " DESC"
 		}

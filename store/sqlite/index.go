@@ -3,44 +3,59 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"regexp"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/skybridgehq/skybridge/store"
-	msqlite "modernc.org/sqlite"
 )
 
-// EnsureIndex creates a declared index as an expression index.
+// EnsureIndex creates a declared index as an expression index over
+// json_extract of its fields, the expressions the filter compiler writes.
+// A unique index exempts documents lacking its fields because SQLite
+// never counts NULL keys as equal (a JSON null is exempt too). The
+// declaration is kept in _sb_indexes for Indexes.
 func (c *Collection) EnsureIndex(ctx context.Context, idx store.Index) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
 	if err := idx.Validate(); err != nil {
 		return err
 	}
-	def, _ := json.Marshal(store.Index{Name: idx.IndexName(), Fields: idx.Fields, Unique: idx.Unique})
-	return c.write(ctx, func(tx *sql.Tx) error {
+	name := idx.IndexName()
+	decl := store.Index{Name: name, Fields: slices.Clone(idx.Fields), Unique: idx.Unique}
+	def, err := json.Marshal(decl)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode index: %w", err)
+	}
+	return c.db.w.do(ctx, true, func(w *wtx) error {
+		if err := c.db.ensureTable(w, c.name); err != nil {
+			return err
+		}
+		row, err := w.queryRow("SELECT def FROM _sb_indexes WHERE coll = ?1 AND name = ?2", c.name, name)
+		if err != nil {
+			return c.db.wrap(err)
+		}
 		var existing string
-		err := tx.QueryRowContext(ctx, "SELECT def FROM _sb_indexes WHERE coll = ? AND name = ?", c.name, idx.IndexName()).Scan(&existing)
-		switch {
+		switch err := row.Scan(&existing); {
 		case err == nil:
 			var old store.Index
-			_ = json.Unmarshal([]byte(existing), &old)
-			if reflect.DeepEqual(old.Fields, idx.Fields) && old.Unique == idx.Unique {
+			if err := json.Unmarshal([]byte(existing), &old); err != nil {
+				return fmt.Errorf("sqlite: corrupt index record %q: %w", name, err)
+			}
+			if slices.Equal(old.Fields, decl.Fields) && old.Unique == decl.Unique {
 				return nil
 			}
-			return fmt.Errorf("%w: index %q exists with another definition", store.ErrInvalid, idx.IndexName())
+			return fmt.Errorf("%w: index %q exists with another definition", store.ErrInvalid, name)
 		case !errors.Is(err, sql.ErrNoRows):
-			return wrap(err)
+			return c.db.wrap(err)
 		}
 		exprs := make([]string, len(idx.Fields))
 		for i, f := range idx.Fields {
-			desc := strings.HasPrefix(f, "-")
-			v, _ := columnExprs(strings.TrimPrefix(f, "-"))
-			if desc {
+			v, _ := valueExprs(strings.TrimPrefix(f, "-"))
+			if strings.HasPrefix(f, "-") {
 				v += " DESC"
 			}
 			exprs[i] = v
@@ -49,30 +64,32 @@ func (c *Collection) EnsureIndex(ctx context.Context, idx store.Index) error {
 		if idx.Unique {
 			kind = "UNIQUE INDEX"
 		}
-		q := fmt.Sprintf("CREATE %s %s ON %s (%s)", kind, quoteIdent("ix_"+c.name+"_"+idx.IndexName()), c.table, strings.Join(exprs, ", "))
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return wrap(err)
+		q := fmt.Sprintf("CREATE %s %s ON %s (%s)", kind, indexName(c.name, name), c.table, strings.Join(exprs, ", "))
+		if err := w.execScript(q); err != nil {
+			return c.db.wrap(err)
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO _sb_indexes (coll, name, def) VALUES (?, ?, ?)", c.name, idx.IndexName(), string(def))
-		return wrap(err)
+		if err := w.execScript("INSERT INTO _sb_indexes (coll, name, def) VALUES (?, ?, ?)", c.name, name, string(def)); err != nil {
+			return c.db.wrap(err)
+		}
+		return nil
 	})
 }
 
-// Indexes lists the declared indexes.
+// Indexes lists the declared indexes, sorted by name.
 func (c *Collection) Indexes(ctx context.Context) ([]store.Index, error) {
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
 	rows, err := c.db.r.QueryContext(ctx, "SELECT def FROM _sb_indexes WHERE coll = ? ORDER BY name", c.name)
 	if err != nil {
-		return nil, wrap(err)
+		return nil, c.db.wrap(err)
 	}
 	defer rows.Close()
 	out := []store.Index{}
 	for rows.Next() {
 		var def string
 		if err := rows.Scan(&def); err != nil {
-			return nil, wrap(err)
+			return nil, c.db.wrap(err)
 		}
 		var idx store.Index
 		if err := json.Unmarshal([]byte(def), &idx); err != nil {
@@ -80,44 +97,5 @@ func (c *Collection) Indexes(ctx context.Context) ([]store.Index, error) {
 		}
 		out = append(out, idx)
 	}
-	return out, wrap(rows.Err())
-}
-
-var registerOnce sync.Once
-
-// registerFunctions adds sb_regexp(pattern, value) to every connection the
-// driver opens: Go's RE2, so matching time is linear in the input.
-func registerFunctions() {
-	registerOnce.Do(func() {
-		var (
-			mu    sync.Mutex
-			cache = map[string]*regexp.Regexp{}
-		)
-		msqlite.MustRegisterDeterministicScalarFunction("sb_regexp", 2, func(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-			pat, ok1 := args[0].(string)
-			s, ok2 := args[1].(string)
-			if !ok1 || !ok2 {
-				return int64(0), nil
-			}
-			mu.Lock()
-			re, ok := cache[pat]
-			mu.Unlock()
-			if !ok {
-				var err error
-				if re, err = regexp.Compile(pat); err != nil {
-					return nil, err
-				}
-				mu.Lock()
-				if len(cache) >= 1024 { // patterns are bounded in length, not in number
-					clear(cache)
-				}
-				cache[pat] = re
-				mu.Unlock()
-			}
-			if re.MatchString(s) {
-				return int64(1), nil
-			}
-			return int64(0), nil
-		})
-	})
+	return out, c.db.wrap(rows.Err())
 }

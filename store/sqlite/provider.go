@@ -6,12 +6,13 @@
 // JSON document. A write takes its _seq from a per-database counter table
 // inside the same transaction that writes the row; SQLite has one writer,
 // so commit order is _seq order and the change feed is gap-free by
-// construction.
+// construction. Concurrent writes are grouped into one transaction (group
+// commit, see writer.go), each in its own savepoint, so that many small
+// writes share one WAL append.
 package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,18 +20,32 @@ import (
 	"sync"
 	"time"
 
+	msqlite "modernc.org/sqlite"
+
 	"github.com/skybridgehq/skybridge/store"
 )
 
-// Options configure the provider.
+// Options configure the provider. The zero value of every field but Dir
+// means its default.
 type Options struct {
-	// Dir holds one <name>.db file per database. Required.
+	// Dir holds one <name>.db file per database; it is created with mode
+	// 0700 when missing, and database files with mode 0600. Required.
 	Dir string
-	// BusyTimeout is how long a connection waits for a lock. Default: 5s.
+	// BusyTimeout is how long a connection waits for a lock held by
+	// another process. Default: 5s.
 	BusyTimeout time.Duration
 	// ReadConns is the size of each database's reader pool.
 	// Default: max(4, GOMAXPROCS).
 	ReadConns int
+	// CacheSizeKiB is SQLite's page cache per connection, in KiB.
+	// Default: 16384 (16 MiB).
+	CacheSizeKiB int
+	// MaxBatch caps how many concurrent writes share one transaction.
+	// Default: 128.
+	MaxBatch int
+	// StmtCache caps the prepared statements kept per connection pool.
+	// Default: 256.
+	StmtCache int
 }
 
 func (o Options) withDefaults() Options {
@@ -40,12 +55,23 @@ func (o Options) withDefaults() Options {
 	if o.ReadConns <= 0 {
 		o.ReadConns = max(4, runtime.GOMAXPROCS(0))
 	}
+	if o.CacheSizeKiB <= 0 {
+		o.CacheSizeKiB = 16384
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 128
+	}
+	if o.StmtCache <= 0 {
+		o.StmtCache = 256
+	}
 	return o
 }
 
 // Provider opens the SQLite databases under one directory.
 type Provider struct {
 	opts   Options
+	driver *msqlite.Driver // private: carries sb_regexp, reaches no other package
+
 	mu     sync.Mutex
 	dbs    map[string]*DB
 	closed bool
@@ -59,11 +85,19 @@ func Open(opts Options) (*Provider, error) {
 	if opts.Dir == "" {
 		return nil, fmt.Errorf("%w: sqlite: Options.Dir is required", store.ErrInvalid)
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("sqlite: create %s: %w", opts.Dir, err)
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: data directory %q: %w", opts.Dir, err)
 	}
-	registerFunctions()
-	return &Provider{opts: opts, dbs: map[string]*DB{}}, nil
+	opts.Dir = dir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", dir, err)
+	}
+	drv, err := newDriver()
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{opts: opts, driver: drv, dbs: map[string]*DB{}}, nil
 }
 
 // Kind returns "sqlite".
@@ -86,7 +120,7 @@ func (p *Provider) db(ctx context.Context, name string) (*DB, error) {
 	if db, ok := p.dbs[name]; ok {
 		return db, nil
 	}
-	db, err := openDB(ctx, p, name, filepath.Join(p.opts.Dir, name+".db"))
+	db, err := openDB(ctx, p, name, p.path(name))
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +128,10 @@ func (p *Provider) db(ctx context.Context, name string) (*DB, error) {
 	return db, nil
 }
 
-// DropDB closes and deletes a database's files.
+func (p *Provider) path(name string) string { return filepath.Join(p.opts.Dir, name+".db") }
+
+// DropDB closes and deletes a database's files. Dropping a database that
+// does not exist is not an error.
 func (p *Provider) DropDB(ctx context.Context, name string) error {
 	if err := store.ValidDBName(name); err != nil {
 		return err
@@ -108,7 +145,7 @@ func (p *Provider) DropDB(ctx context.Context, name string) error {
 		db.close()
 		delete(p.dbs, name)
 	}
-	path := filepath.Join(p.opts.Dir, name+".db")
+	path := p.path(name)
 	for _, f := range []string{path, path + "-wal", path + "-shm"} {
 		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("sqlite: drop %s: %w", name, err)
@@ -117,15 +154,15 @@ func (p *Provider) DropDB(ctx context.Context, name string) error {
 	return nil
 }
 
-// Ping checks that the system database answers a query.
+// Ping checks that the system database file answers a query.
 func (p *Provider) Ping(ctx context.Context) error {
 	db, err := p.db(ctx, store.SystemDB)
 	if err != nil {
 		return err
 	}
-	var one int
-	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("sqlite: ping: %w", err)
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", db.wrap(err))
 	}
 	return nil
 }
@@ -149,28 +186,4 @@ func (p *Provider) isClosed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.closed
-}
-
-// dsn builds a connection string with the pragmas every connection needs.
-func dsn(path string, busy time.Duration, readOnly bool) string {
-	s := "file:" + filepath.ToSlash(path) +
-		fmt.Sprintf("?_pragma=busy_timeout(%d)", busy.Milliseconds()) +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(0)" +
-		"&_pragma=cache_size(-16000)&_pragma=temp_store(MEMORY)"
-	if readOnly {
-		return s + "&_pragma=query_only(1)"
-	}
-	return s + "&_txlock=immediate"
-}
-
-func openPool(path string, busy time.Duration, readOnly bool, conns int) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn(path, busy, readOnly))
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(conns)
-	db.SetMaxIdleConns(conns)
-	db.SetConnMaxIdleTime(0)
-	db.SetConnMaxLifetime(0)
-	return db, nil
 }

@@ -1,7 +1,9 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/skybridgehq/skybridge/store"
@@ -37,9 +39,12 @@ func checkUpdate(u store.Update) error {
 			return fmt.Errorf("%w: %q both set and incremented", store.ErrInvalid, p)
 		}
 	}
-	for p := range u.Inc {
+	for p, by := range u.Inc {
 		if err := check(p); err != nil {
 			return err
+		}
+		if math.IsNaN(by) || math.IsInf(by, 0) {
+			return fmt.Errorf("%w: increment of %q is not finite", store.ErrInvalid, p)
 		}
 	}
 	// A path may not be a prefix of another in the same update.
@@ -64,7 +69,11 @@ func checkUpdate(u store.Update) error {
 func applyUpdate(cur store.Doc, u store.Update) (store.Doc, error) {
 	next, _ := store.Normalize(map[string]any(cur)).(map[string]any)
 	for p, v := range u.Set {
-		if err := setPath(next, p, store.Normalize(v)); err != nil {
+		val, err := shapeValue(v)
+		if err != nil {
+			return nil, err
+		}
+		if err := setPath(next, p, val); err != nil {
 			return nil, err
 		}
 	}
@@ -79,13 +88,18 @@ func applyUpdate(cur store.Doc, u store.Update) (store.Doc, error) {
 			sum = store.Normalize(by)
 		case int64:
 			sum = store.Normalize(float64(o) + by)
-			if by == float64(int64(by)) {
-				sum = store.Normalize(o + int64(by))
+			if by == math.Trunc(by) && math.Abs(by) <= maxSafeInt {
+				if n := o + int64(by); n >= -maxSafeInt && n <= maxSafeInt {
+					sum = n
+				}
 			}
 		case float64:
 			sum = store.Normalize(o + by)
 		default:
 			return nil, fmt.Errorf("%w: cannot increment a non-number at %q", store.ErrInvalid, p)
+		}
+		if f, ok := sum.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+			return nil, fmt.Errorf("%w: increment of %q overflows", store.ErrInvalid, p)
 		}
 		if err := setPath(next, p, sum); err != nil {
 			return nil, err
@@ -114,4 +128,21 @@ func setPath(doc map[string]any, path string, v any) error {
 	}
 	cur[segs[len(segs)-1]] = v
 	return nil
+}
+
+// shapeValue copies a value set by an update into document shape.
+func shapeValue(v any) (any, error) {
+	v = store.Normalize(v)
+	if jsonShaped(v) {
+		return v, nil
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: value is not JSON: %v", store.ErrInvalid, err)
+	}
+	d, err := decode(append(append([]byte(`{"v":`), body...), '}'))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", store.ErrInvalid, err)
+	}
+	return d["v"], nil
 }

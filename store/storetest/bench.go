@@ -19,7 +19,9 @@ func Bench(b *testing.B, newP NewProvider) {
 		b.Fatal(err)
 	}
 	c := db.Collection("items")
-	if err := c.EnsureIndex(context.Background(), store.Index{Fields: []string{"cat", "n"}}); err != nil {
+	// The index an app would declare for the query below: its key order
+	// (cat, then n descending) is the query's, so no adapter has to sort.
+	if err := c.EnsureIndex(context.Background(), store.Index{Fields: []string{"cat", "-n"}}); err != nil {
 		b.Fatal(err)
 	}
 	const seed = 2000
@@ -35,7 +37,6 @@ func Bench(b *testing.B, newP NewProvider) {
 		b.ReportAllocs()
 		b.SetParallelism(4)
 		start := time.Now()
-		var n int64
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
@@ -45,7 +46,6 @@ func Bench(b *testing.B, newP NewProvider) {
 					return
 				}
 			}
-			_ = n
 		})
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
 	}

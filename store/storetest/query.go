@@ -61,6 +61,7 @@ var filterTable = []struct{ filter, want string }{
 
 func filterCases() map[string]func(t *testing.T, db store.DB) {
 	return map[string]func(t *testing.T, db store.DB){
+		"MatchesReference": modelCase,
 		"Operators": func(t *testing.T, db store.DB) {
 			c := db.Collection("data")
 			for _, d := range filterDocs {

@@ -9,6 +9,11 @@
 // that an adapter can name the ones a backend cannot hold in
 // Options.Exceptions; only the FerretDB run does, and each exception is
 // skipped with its reason, never silently dropped.
+//
+// Matches is the reference semantics of store.Filter; ModelDocs,
+// RandomFilter and CheckAgainstModel let an adapter fuzz its filter
+// compiler against it (the suite's Filter/MatchesReference does so with a
+// fixed seed). Bench measures insert, get and a filtered query.
 package storetest
 
 import (
@@ -155,7 +160,9 @@ func all(t testing.TB, c store.Collection, q store.Query) []store.Doc {
 }
 
 func (s *suite) providerCases(t *testing.T) {
+	s.namespaceCases(t)
 	t.Run("Isolation", func(t *testing.T) {
+		s.except(t)
 		p := s.newP(t)
 		defer p.Close()
 		a, err := p.DB(ctx(), "tenant_a")
@@ -179,6 +186,7 @@ func (s *suite) providerCases(t *testing.T) {
 		}
 	})
 	t.Run("CollectionsAndDrop", func(t *testing.T) {
+		s.except(t)
 		p := s.newP(t)
 		defer p.Close()
 		db, err := p.DB(ctx(), "drops")
@@ -206,6 +214,7 @@ func (s *suite) providerCases(t *testing.T) {
 		}
 	})
 	t.Run("InvalidNames", func(t *testing.T) {
+		s.except(t)
 		p := s.newP(t)
 		defer p.Close()
 		for _, bad := range []string{"", "Upper", "a b", "../x", "x.y"} {
@@ -222,6 +231,7 @@ func (s *suite) providerCases(t *testing.T) {
 		}
 	})
 	t.Run("ClosedAndPing", func(t *testing.T) {
+		s.except(t)
 		p := s.newP(t)
 		must(t, p.Ping(ctx()))
 		db, err := p.DB(ctx(), "closing")
