@@ -33,17 +33,10 @@ func openSystem(ctx context.Context, cfg server.Config, log *slog.Logger) (store
 }
 
 func cmdMigrate(ctx context.Context, env cmdEnv, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(env.stdout)
-	load := configFlags(fs, env)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := load()
+	cfg, log, err := setup(flag.NewFlagSet("migrate", flag.ContinueOnError), env, args)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, env.stderr)
 	p, err := server.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -71,22 +64,16 @@ func cmdAdmin(ctx context.Context, env cmdEnv, args []string) error {
 		return fmt.Errorf("%w: admin create --email E --password P [--role owner|admin]", errUsage)
 	}
 	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
-	fs.SetOutput(env.stdout)
 	email := fs.String("email", "", "the admin's email (required)")
 	password := fs.String("password", "", "the admin's password, at least 12 characters (required)")
 	role := fs.String("role", "", "owner or admin (default: owner for the first admin, else admin)")
-	load := configFlags(fs, env)
-	if err := parse(fs, args[1:]); err != nil {
+	cfg, log, err := setup(fs, env, args[1:])
+	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(*email) == "" || *password == "" {
 		return fmt.Errorf("%w: --email and --password are required", errUsage)
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, env.stderr)
 	kr, err := server.OpenKeyring(cfg, log)
 	if err != nil {
 		return err

@@ -117,22 +117,30 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// setup parses a subcommand's flags (fs may already hold its own) and
+// loads the configuration and logger every subcommand shares.
+func setup(fs *flag.FlagSet, env cmdEnv, args []string) (server.Config, *slog.Logger, error) {
+	fs.SetOutput(env.stdout)
+	load := configFlags(fs, env)
+	if err := parse(fs, args); err != nil {
+		return server.Config{}, nil, err
+	}
+	cfg, err := load()
+	if err != nil {
+		return server.Config{}, nil, err
+	}
+	return cfg, newLogger(cfg, env.stderr), nil
+}
+
 func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.Level()}))
 }
 
 func cmdServe(ctx context.Context, env cmdEnv, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(env.stdout)
-	load := configFlags(fs, env)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := load()
+	cfg, log, err := setup(flag.NewFlagSet("serve", flag.ContinueOnError), env, args)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, env.stderr)
 	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	node, err := server.Open(openCtx, cfg, log, server.Options{})
 	cancel()

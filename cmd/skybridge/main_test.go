@@ -85,9 +85,23 @@ func TestServeDrainsInFlightRequestOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// Send the headers and half the body: the request is now in flight.
+	// Send the headers asking for 100-continue: the server answers it when
+	// the handler starts reading the body, so once it arrives the request
+	// is in flight inside the handler (not merely queued for accept).
+	fmt.Fprintf(conn, "POST /admin/api/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	br := bufio.NewReader(conn)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 100 ") {
+		t.Fatalf("no 100 Continue: %q %v", status, err)
+	}
+	if blank, err := br.ReadString('\n'); err != nil || blank != "\r\n" {
+		t.Fatalf("after 100 Continue: %q %v", blank, err)
+	}
 	half := len(body) / 2
-	fmt.Fprintf(conn, "POST /admin/api/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:half])
+	if _, err := io.WriteString(conn, body[:half]); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -113,9 +127,9 @@ func TestServeDrainsInFlightRequestOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		t.Fatalf("in-flight request not answered: %v", err)
+		t.Fatalf("in-flight request not answered: %v; server log:\n%s", err, p.stderr)
 	}
 	got, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(got), `"token"`) {
