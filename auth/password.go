@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -199,18 +198,12 @@ func (s *Service) acquireHash(ctx context.Context) error {
 // Password.Memory (32 MiB by default) that is garbage right after; Go's
 // scavenger returns such memory to the OS only over minutes, so a node that
 // just checked two passwords would sit at 80+ MB for a while. When the last
-// running hash ends, the memory is handed back at once, at most once per
-// second so that a burst of logins does not turn into a burst of
-// collections.
+// running hash ends, the memory is handed back at once. That costs one
+// collection of a small heap (a millisecond or two) against a hash of tens
+// of milliseconds; while hashes overlap, none of them pays it.
 func (s *Service) releaseHash() {
 	s.hashes.Release(1)
-	if s.hashing.Add(-1) != 0 || s.cfg.Password.Memory < 4096 {
-		return
+	if s.hashing.Add(-1) == 0 && s.cfg.Password.Memory >= 4096 {
+		debug.FreeOSMemory()
 	}
-	now := time.Now().UnixNano()
-	last := s.lastRelease.Load()
-	if now-last < int64(time.Second) || !s.lastRelease.CompareAndSwap(last, now) {
-		return
-	}
-	debug.FreeOSMemory()
 }

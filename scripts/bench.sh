@@ -26,5 +26,5 @@ awk '
     if (nb==0) { print "no baseline measured"; exit 1 }
     b=base/nb
     printf "%-60s %12.0f ops/s\n", "bench BenchmarkChiBaseline (bare chi over loopback, 32 clients)", b
-    for (i=1;i<=n;i++) printf "%-60s %12.0f ops/s  %6.2fx baseline\n", rows[i], vals[i], vals[i]/b
+    for (i=1;i<=n;i++) printf "%-60s %12.0f ops/s  %8.4fx baseline\n", rows[i], vals[i], vals[i]/b
   }' "$out"
