@@ -151,3 +151,11 @@ func eachBackend(t *testing.T, body func(t *testing.T, open opener)) {
 		})
 	}
 }
+
+// TestMain stops the shared FerretDB (and removes its files) after the
+// package's tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopShared()
+	os.Exit(code)
+}
