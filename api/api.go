@@ -196,6 +196,7 @@ func (a *API) v1Router(spec *apiSpec) chi.Router {
 	v1.Group(func(keyed chi.Router) {
 		keyed.Use(a.appKey)
 		a.keyed = keyed
+		a.bindUsers(keyed, spec) // first: it adds the user session middleware
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.
 	})

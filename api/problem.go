@@ -119,6 +119,7 @@ var problemKinds = []struct {
 	{auth.ErrUnauthorized, problemKind{http.StatusUnauthorized, "unauthenticated", "Unauthenticated"}},
 	{auth.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
 	{auth.ErrExists, problemKind{http.StatusConflict, "exists", "Already Exists"}},
+	{auth.ErrConflict, problemKind{http.StatusConflict, "conflict", "Conflict"}},
 	{auth.ErrWeakPassword, problemKind{http.StatusBadRequest, "weak-password", "Weak Password"}},
 	{auth.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
 

@@ -1,11 +1,13 @@
 // Package auth owns who may call Skybridge: admins (argon2id passwords,
 // admin JWTs), apps and their environments, and the keys that identify them
-// (public app keys, secret server keys, rotation with a grace period).
+// (public app keys, secret server keys, rotation with a grace period), and
+// the app users of each environment (users.go, usertoken.go, refresh.go).
 //
-// Everything lives in the system database, in the collections listed by
-// SystemIndexes. There are no transactions: each write touches one
-// document, and multi-document writes are ordered so that a failure half
-// way leaves nothing usable behind (see CreateApp).
+// Admins, apps and keys live in the system database, in the collections
+// listed by SystemIndexes; app users and their sessions live in their
+// environment's own database (UserIndexes). There are no transactions:
+// each write touches one document, and multi-document writes are ordered
+// so that a failure half way leaves nothing usable behind (see CreateApp).
 package auth
 
 import (
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +41,8 @@ var (
 	ErrExists = errors.New("auth: already exists")
 	// ErrInvalid: a malformed email, name, role, key kind or grace period.
 	ErrInvalid = errors.New("auth: invalid argument")
+	// ErrConflict: a record changed between read and write; retry.
+	ErrConflict = errors.New("auth: conflict")
 	// ErrUnauthorized: a token or key that is malformed, unknown, expired
 	// or forged.
 	ErrUnauthorized = errors.New("auth: unauthorized")
@@ -54,6 +59,12 @@ const (
 type Config struct {
 	// AdminTokenTTL is how long an admin token stays valid. Default: 1h.
 	AdminTokenTTL time.Duration
+	// AccessTokenTTL is how long an app user's access token stays valid.
+	// Default: 15m.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is how long an app user's session (refresh token
+	// family) lasts without a refresh. Default: 30 days.
+	RefreshTokenTTL time.Duration
 	// KeyCacheTTL is how long a resolved app key, and an environment's
 	// server key hashes, stay cached in memory. A rotation is seen at once
 	// on the node that made it, and on other nodes within KeyCacheTTL.
@@ -79,14 +90,22 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultAdminTokenTTL = time.Hour
-	DefaultKeyCacheTTL   = 10 * time.Second
-	DefaultKeyCacheSize  = 10000
+	DefaultAdminTokenTTL   = time.Hour
+	DefaultAccessTokenTTL  = 15 * time.Minute
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+	DefaultKeyCacheTTL     = 10 * time.Second
+	DefaultKeyCacheSize    = 10000
 )
 
 func (c Config) withDefaults() Config {
 	if c.AdminTokenTTL <= 0 {
 		c.AdminTokenTTL = DefaultAdminTokenTTL
+	}
+	if c.AccessTokenTTL <= 0 {
+		c.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if c.RefreshTokenTTL <= 0 {
+		c.RefreshTokenTTL = DefaultRefreshTokenTTL
 	}
 	if c.KeyCacheTTL == 0 {
 		c.KeyCacheTTL = DefaultKeyCacheTTL
@@ -116,11 +135,14 @@ type Service struct {
 	log    *slog.Logger
 	jwtKey []byte
 	parser *jwt.Parser
+	kr     *keyring.Keyring // derives the per-environment user token keys
 
-	hashes      *semaphore.Weighted
-	hashing     atomic.Int32  // hashes running now
-	lastRelease atomic.Int64  // unix nanoseconds of the last FreeOSMemory
-	dummyHash   func() string // hash that unknown emails are checked against
+	userKeys    *keyCache[userKeyGens]
+	userIndexes sync.Map // store.DB -> struct{}: user pool indexes ensured
+
+	hashes    *semaphore.Weighted
+	hashing   atomic.Int32  // hashes running now
+	dummyHash func() string // hash that unknown emails are checked against
 
 	appKeys    *keyCache[resolvedKey]
 	serverKeys *keyCache[serverHashes]
@@ -140,6 +162,8 @@ func NewService(sys store.DB, kr *keyring.Keyring, cfg Config) *Service {
 		cfg:        cfg,
 		log:        cfg.Logger.With("component", "auth"),
 		jwtKey:     kr.Derive(adminJWTPurpose),
+		kr:         kr,
+		userKeys:   newKeyCache[userKeyGens](cfg.KeyCacheSize),
 		hashes:     semaphore.NewWeighted(int64(cfg.MaxConcurrentHashes)),
 		appKeys:    newKeyCache[resolvedKey](cfg.KeyCacheSize),
 		serverKeys: newKeyCache[serverHashes](cfg.KeyCacheSize),

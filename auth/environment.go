@@ -26,6 +26,12 @@ type envRecord struct {
 	serverKeyHash      string // hex SHA-256 of the server key
 	serverKeyPrevHash  string
 	serverKeyPrevUntil time.Time
+
+	// User token signing key generations (see RotateUserKey); an absent
+	// userKeyGen field reads as generation 1.
+	userKeyGen       int64
+	userKeyPrevGen   int64
+	userKeyPrevUntil time.Time
 }
 
 // doc is the document to write. Absent previous keys leave their fields
@@ -46,6 +52,13 @@ func (r envRecord) doc() store.Doc {
 	if r.serverKeyPrevHash != "" {
 		d[fieldServerKeyPrevHash] = r.serverKeyPrevHash
 		d[fieldServerKeyPrevUntil] = store.FormatTime(r.serverKeyPrevUntil)
+	}
+	if r.userKeyGen > 1 {
+		d[fieldUserKeyGen] = r.userKeyGen
+	}
+	if r.userKeyPrevGen > 0 {
+		d[fieldUserKeyPrevGen] = r.userKeyPrevGen
+		d[fieldUserKeyPrevUntil] = store.FormatTime(r.userKeyPrevUntil)
 	}
 	return d
 }
@@ -87,6 +100,15 @@ func envFromDoc(d store.Doc) (envRecord, error) {
 	if r.serverKeyPrevHash != "" {
 		if r.serverKeyPrevUntil, err = parseTime(d[fieldServerKeyPrevUntil]); err != nil {
 			return bad("serverKeyPrevUntil", err)
+		}
+	}
+	r.userKeyGen, _ = d[fieldUserKeyGen].(int64)
+	if r.userKeyGen < 1 {
+		r.userKeyGen = 1
+	}
+	if r.userKeyPrevGen, _ = d[fieldUserKeyPrevGen].(int64); r.userKeyPrevGen > 0 {
+		if r.userKeyPrevUntil, err = parseTime(d[fieldUserKeyPrevUntil]); err != nil {
+			return bad("userKeyPrevUntil", err)
 		}
 	}
 	if r.id != store.EnvDBName(r.appID, r.name) || r.appKey == "" {

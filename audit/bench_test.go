@@ -1,0 +1,57 @@
+package audit
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// BenchmarkRecord measures the request-path cost of an async Record (the
+// enqueue) and the sustained rate at which the writer stores records.
+func BenchmarkRecord(b *testing.B) {
+	for name, db := range databases(b) {
+		b.Run("store="+name+"/mode=enqueue", func(b *testing.B) {
+			b.ReportAllocs()
+			s := newService(b, db, Config{QueueSize: b.N + 1})
+			s.Start()
+			rec := sample("bench", "enqueue", 1)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := s.Record(ctx, rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if err := s.Close(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			if st := s.Stats(); st.Overflowed != 0 {
+				b.Fatalf("stats %+v", st)
+			}
+		})
+		b.Run("store="+name+"/mode=sustained", func(b *testing.B) {
+			b.ReportAllocs()
+			s := newService(b, db, Config{QueueSize: b.N + 1, FlushInterval: 10 * time.Millisecond})
+			s.Start()
+			rec := sample("bench", "sustained", 1)
+			ctx := context.Background()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if err := s.Record(ctx, rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := s.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
+			if st := s.Stats(); st.Written != uint64(b.N) {
+				b.Fatalf("stats %+v, want %d written", st, b.N)
+			}
+		})
+	}
+}

@@ -1,0 +1,267 @@
+// Package audit keeps Skybridge's append-only, tamper-evident audit trail:
+// one record per /v1 and /admin/api request (who, from where, what, with
+// which outcome; never bodies, secrets or tokens).
+//
+// Records are hash-chained. There is one chain per app environment (and one,
+// "system", for requests that name no app, such as admin calls): each
+// environment has its own retention, so pruning one never touches another;
+// verification and queries are naturally scoped per environment; and writers
+// of different environments never contend for the same chain position.
+//
+// Each record carries its position n in its chain (1, 2, ...), the hash of
+// its predecessor (prev; "" for n = 1) and its own hash, SHA-256 over a
+// canonical encoding of every other field. Positions are allocated without
+// trusting memory alone: a record's _id is derived from (chain, n), so when
+// two writers (two Services, possibly on two nodes sharing one store) race
+// for the same position, the store refuses the second insert with
+// store.ErrDuplicate, and the loser re-reads the chain head and retries.
+//
+// Editing a record breaks its hash; deleting one breaks the link of its
+// successor. Deleting the newest records leaves a valid but shorter chain,
+// so the head is anchored by periodic checkpoints: (chain, n, hash) signed
+// with HMAC-SHA256 under Config.Key. Verify reports a chain that ends before
+// its newest checkpoint. Records appended after the newest checkpoint can
+// still be truncated unseen; that window is bounded by
+// Config.CheckpointEvery and Config.CheckpointInterval, and Close writes a
+// checkpoint for every chain it appended to.
+//
+// Prune removes a chain's oldest records. It first writes a signed
+// checkpoint for the newest record it removes; Verify then starts at the
+// oldest remaining record and accepts its prev only when a valid checkpoint
+// at n-1 carries that hash (the "pruned up to" anchor).
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/skybridgehq/skybridge/store"
+)
+
+// Actor kinds.
+const (
+	ActorUser      = "user"
+	ActorAdmin     = "admin"
+	ActorServer    = "server"
+	ActorDevice    = "device"
+	ActorAnonymous = "anonymous"
+)
+
+// SystemChain is the chain of records that name no app (admin API calls).
+const SystemChain = "system"
+
+// KeyPurpose is the keyring.Derive purpose of the default checkpoint key.
+const KeyPurpose = "audit-checkpoint"
+
+// Actor is who made a request.
+type Actor struct {
+	// Kind is one of ActorUser, ActorAdmin, ActorServer, ActorDevice,
+	// ActorAnonymous.
+	Kind string `json:"kind"`
+	// ID is the user, admin, key or device id; empty for anonymous calls.
+	ID string `json:"id,omitempty"`
+}
+
+// Record is one audited request. The chain fields (Chain, N, Prev, Hash)
+// are set by the Service when the record is stored; whatever a caller puts
+// there is overwritten.
+type Record struct {
+	Time       time.Time `json:"time"`
+	App        string    `json:"app,omitempty"`
+	Env        string    `json:"env,omitempty"`
+	Actor      Actor     `json:"actor"`
+	AppVersion string    `json:"appVersion,omitempty"`
+	UserAgent  string    `json:"userAgent,omitempty"`
+	IP         string    `json:"ip,omitempty"`
+	Method     string    `json:"method"`
+	// Route is the route pattern ("/v1/collections/{col}/objects/{id}"),
+	// not the raw path.
+	Route string `json:"route"`
+	// Resource names what was touched, as a slash path:
+	// "collections/todos/objects/42", "flows/customer-orders", "devices/d1".
+	Resource string `json:"resource,omitempty"`
+	// Action is what was done: "object.update", "auth.login", ...
+	Action    string  `json:"action,omitempty"`
+	Status    int     `json:"status"`
+	LatencyMs float64 `json:"latencyMs"`
+	RequestID string  `json:"requestId,omitempty"`
+
+	Chain string `json:"chain"`
+	N     int64  `json:"n"`
+	Prev  string `json:"prev"`
+	Hash  string `json:"hash"`
+}
+
+// ChainOf names the chain of an app environment; SystemChain when app is
+// empty.
+func ChainOf(app, env string) string {
+	if app == "" {
+		return SystemChain
+	}
+	return app + "/" + env
+}
+
+// canonical is the hashed form of a record: every field but Hash, in a
+// fixed order, the time in store.TimeFormat (microseconds, UTC). A version
+// tag lets a later encoding coexist with this one.
+type canonical struct {
+	V          int     `json:"v"`
+	Chain      string  `json:"chain"`
+	N          int64   `json:"n"`
+	Prev       string  `json:"prev"`
+	Time       string  `json:"time"`
+	App        string  `json:"app"`
+	Env        string  `json:"env"`
+	ActorKind  string  `json:"actorKind"`
+	ActorID    string  `json:"actorId"`
+	AppVersion string  `json:"appVersion"`
+	UserAgent  string  `json:"userAgent"`
+	IP         string  `json:"ip"`
+	Method     string  `json:"method"`
+	Route      string  `json:"route"`
+	Resource   string  `json:"resource"`
+	Action     string  `json:"action"`
+	Status     int     `json:"status"`
+	LatencyMs  float64 `json:"latencyMs"`
+	RequestID  string  `json:"requestId"`
+}
+
+// ComputeHash returns the hex SHA-256 of r's canonical encoding (every
+// field but Hash).
+func (r *Record) ComputeHash() string {
+	b, _ := json.Marshal(canonical{
+		V: 1, Chain: r.Chain, N: r.N, Prev: r.Prev, Time: store.FormatTime(r.Time),
+		App: r.App, Env: r.Env, ActorKind: r.Actor.Kind, ActorID: r.Actor.ID,
+		AppVersion: r.AppVersion, UserAgent: r.UserAgent, IP: r.IP,
+		Method: r.Method, Route: r.Route, Resource: r.Resource, Action: r.Action,
+		Status: r.Status, LatencyMs: r.LatencyMs, RequestID: r.RequestID,
+	})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// normalize brings a caller's record into its stored shape: UTC time at
+// microsecond precision (what the store keeps), latency rounded to the
+// microsecond, chain derived from app and environment.
+func (r *Record) normalize(now time.Time) {
+	if r.Time.IsZero() {
+		r.Time = now
+	}
+	r.Time = r.Time.UTC().Truncate(time.Microsecond)
+	if math.IsNaN(r.LatencyMs) || math.IsInf(r.LatencyMs, 0) || r.LatencyMs < 0 {
+		r.LatencyMs = 0
+	}
+	r.LatencyMs = math.Round(r.LatencyMs*1000) / 1000
+	r.Chain = ChainOf(r.App, r.Env)
+	r.N, r.Prev, r.Hash = 0, "", ""
+}
+
+// recordID is the _id of position n of a chain. Zero padding keeps ids in
+// chain order.
+func recordID(chain string, n int64) string {
+	return fmt.Sprintf("%s:%020d", chain, n)
+}
+
+func (r *Record) toDoc() store.Doc {
+	return store.Doc{
+		store.FieldID: recordID(r.Chain, r.N),
+		"time":        store.FormatTime(r.Time),
+		"app":         r.App,
+		"env":         r.Env,
+		"actor":       map[string]any{"kind": r.Actor.Kind, "id": r.Actor.ID},
+		"appVersion":  r.AppVersion,
+		"userAgent":   r.UserAgent,
+		"ip":          r.IP,
+		"method":      r.Method,
+		"route":       r.Route,
+		"resource":    r.Resource,
+		"action":      r.Action,
+		"status":      int64(r.Status),
+		"latencyMs":   r.LatencyMs,
+		"requestId":   r.RequestID,
+		"chain":       r.Chain,
+		"n":           r.N,
+		"prev":        r.Prev,
+		"hash":        r.Hash,
+	}
+}
+
+// docReader pulls typed fields out of a stored document, remembering the
+// first field that had the wrong type.
+type docReader struct {
+	d   store.Doc
+	bad string
+}
+
+func (x *docReader) str(v any, field string) string {
+	if v == nil {
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok && x.bad == "" {
+		x.bad = field
+	}
+	return s
+}
+
+func (x *docReader) num(v any, field string) float64 {
+	switch n := v.(type) {
+	case nil:
+		return 0
+	case int64:
+		return float64(n)
+	case float64:
+		return n
+	case int:
+		return float64(n)
+	case int32:
+		return float64(n)
+	}
+	if x.bad == "" {
+		x.bad = field
+	}
+	return 0
+}
+
+// fromDoc decodes a stored record. A field of the wrong type is an error
+// (Verify reports it as a broken record).
+func fromDoc(d store.Doc) (Record, error) {
+	x := &docReader{d: d}
+	var r Record
+	ts := x.str(d["time"], "time")
+	t, err := time.Parse(store.TimeFormat, ts)
+	if err != nil && x.bad == "" {
+		x.bad = "time"
+	}
+	r.Time = t
+	r.App = x.str(d["app"], "app")
+	r.Env = x.str(d["env"], "env")
+	if a, ok := d["actor"].(map[string]any); ok {
+		r.Actor.Kind = x.str(a["kind"], "actor.kind")
+		r.Actor.ID = x.str(a["id"], "actor.id")
+	} else if d["actor"] != nil && x.bad == "" {
+		x.bad = "actor"
+	}
+	r.AppVersion = x.str(d["appVersion"], "appVersion")
+	r.UserAgent = x.str(d["userAgent"], "userAgent")
+	r.IP = x.str(d["ip"], "ip")
+	r.Method = x.str(d["method"], "method")
+	r.Route = x.str(d["route"], "route")
+	r.Resource = x.str(d["resource"], "resource")
+	r.Action = x.str(d["action"], "action")
+	r.Status = int(x.num(d["status"], "status"))
+	r.LatencyMs = x.num(d["latencyMs"], "latencyMs")
+	r.RequestID = x.str(d["requestId"], "requestId")
+	r.Chain = x.str(d["chain"], "chain")
+	r.N = int64(x.num(d["n"], "n"))
+	r.Prev = x.str(d["prev"], "prev")
+	r.Hash = x.str(d["hash"], "hash")
+	if x.bad != "" {
+		return r, fmt.Errorf("%w: stored record %v: field %q has the wrong type", ErrCorrupt, d[store.FieldID], x.bad)
+	}
+	return r, nil
+}
