@@ -32,6 +32,7 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		g.Get("/apps/{id}", a.getApp)
 		g.Post("/apps/{id}/environments", a.addEnvironment)
 		g.Post("/apps/{id}/environments/{env}/keys/rotate", a.rotateKey)
+		a.bindAudit(g, spec)
 	})
 	describeAdmin(spec)
 	return adm

@@ -36,6 +36,7 @@ func (a *API) adminAuth(next http.Handler) http.Handler {
 			a.fail(w, r, fmt.Errorf("verify admin token: %w", err))
 			return
 		}
+		noteAdmin(r.Context(), claims)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, claims)))
 	})
 }

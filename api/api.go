@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/store"
 )
@@ -56,6 +57,9 @@ type Deps struct {
 	// HTTP metrics there. Default: a new registry with the Go runtime and
 	// process collectors.
 	Registry *prometheus.Registry
+	// Audit, when set, receives an audit record for every /v1 and
+	// /admin/api request and serves GET /admin/api/audit.
+	Audit *audit.Service
 	// Version is reported in the OpenAPI document.
 	Version string
 }
@@ -169,7 +173,11 @@ func New(deps Deps, cfg Config) (*API, error) {
 	spec := newSpec(deps.Version)
 
 	r := chi.NewRouter()
-	r.Use(RequestID, AccessLog(a.log), metrics, Compress(), Recoverer(a.log), cors,
+	var auditor Auditor
+	if deps.Audit != nil {
+		auditor = deps.Audit
+	}
+	r.Use(RequestID, AccessLog(a.log), metrics, Audit(auditor), Compress(), Recoverer(a.log), cors,
 		BodyLimit(cfg.MaxBodyBytes), Timeout(cfg.RequestTimeout), middleware.GetHead)
 	a.router = r
 	r.NotFound(markUnmatched(http.HandlerFunc(a.notFound)))

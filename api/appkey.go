@@ -59,6 +59,7 @@ func (a *API) appKey(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, environmentKey{}, env)
 		ctx = context.WithValue(ctx, dbKey{}, db)
 		ctx = context.WithValue(ctx, serverCallKey{}, server)
+		noteEnvironment(ctx, env, server)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/store"
 )
@@ -122,6 +123,7 @@ var problemKinds = []struct {
 	{auth.ErrConflict, problemKind{http.StatusConflict, "conflict", "Conflict"}},
 	{auth.ErrWeakPassword, problemKind{http.StatusBadRequest, "weak-password", "Weak Password"}},
 	{auth.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+	{audit.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
 
 	{store.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
 	{store.ErrDuplicate, problemKind{http.StatusConflict, "duplicate", "Duplicate"}},

@@ -118,7 +118,7 @@ func (u *userRoutes) signup(w http.ResponseWriter, r *http.Request) {
 		u.a.fail(w, r, userFieldErr(err, "email", "password"))
 		return
 	}
-	u.a.respond(w, r, http.StatusCreated, toSessionJSON(s))
+	u.a.respond(w, r, http.StatusCreated, toSessionJSON(noteSession(r, s)))
 }
 
 // login is rate limited per account and per client address: past the
@@ -158,7 +158,7 @@ func (u *userRoutes) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.perAccount.succeeded(acct)
-	u.a.respond(w, r, http.StatusOK, toSessionJSON(s))
+	u.a.respond(w, r, http.StatusOK, toSessionJSON(noteSession(r, s)))
 }
 
 func (u *userRoutes) anonymous(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +177,7 @@ func (u *userRoutes) anonymous(w http.ResponseWriter, r *http.Request) {
 		u.a.fail(w, r, userFieldErr(err, "deviceId", "deviceId"))
 		return
 	}
-	u.a.respond(w, r, http.StatusOK, toSessionJSON(s))
+	u.a.respond(w, r, http.StatusOK, toSessionJSON(noteSession(r, s)))
 }
 
 func (u *userRoutes) refresh(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +196,7 @@ func (u *userRoutes) refresh(w http.ResponseWriter, r *http.Request) {
 		u.a.fail(w, r, err)
 		return
 	}
-	u.a.respond(w, r, http.StatusOK, toSessionJSON(s))
+	u.a.respond(w, r, http.StatusOK, toSessionJSON(noteSession(r, s)))
 }
 
 func (u *userRoutes) logout(w http.ResponseWriter, r *http.Request) {
@@ -230,7 +230,7 @@ func (u *userRoutes) link(w http.ResponseWriter, r *http.Request) {
 		u.a.fail(w, r, userFieldErr(err, "email", "password"))
 		return
 	}
-	u.a.respond(w, r, http.StatusOK, toSessionJSON(s))
+	u.a.respond(w, r, http.StatusOK, toSessionJSON(noteSession(r, s)))
 }
 
 func (u *userRoutes) password(w http.ResponseWriter, r *http.Request) {

@@ -80,6 +80,7 @@ func (a *API) userSession(next http.Handler) http.Handler {
 			u, err = a.deps.Auth.CheckSession(ctx, db, claims)
 			if err == nil {
 				ctx = context.WithValue(ctx, userKey{}, userContext{user: u, claims: claims})
+				noteUser(ctx, u)
 				next.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/store"
 )
@@ -44,6 +45,13 @@ func System() []Migration {
 			Description: "indexes of admins, apps and environment keys",
 			Up: func(ctx context.Context, db store.DB) error {
 				return ensureIndexes(ctx, db, authIndexes())
+			},
+		},
+		{
+			ID:          "0002-audit-indexes",
+			Description: "indexes of the audit trail and its checkpoints",
+			Up: func(ctx context.Context, db store.DB) error {
+				return ensureIndexes(ctx, db, audit.Indexes())
 			},
 		},
 	}

@@ -51,6 +51,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body. Default: 2 MiB.
 	MaxBodyBytes int64
+	// AuditSync makes every request wait until its audit record is stored.
+	// Default: false (records are written in batches off the request path).
+	AuditSync bool
 	// CORSOrigins lists origins allowed to call the API from a browser;
 	// "*" allows any. Default: none.
 	CORSOrigins []string
@@ -119,6 +122,14 @@ var fields = []field{
 			return errors.New("must be a whole number of bytes from 1024 to 1073741824")
 		}
 		c.MaxBodyBytes = n
+		return nil
+	}},
+	{"auditSync", "SKYBRIDGE_AUDIT_SYNC", "false", "true: each request waits until its audit record is stored", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		c.AuditSync = b
 		return nil
 	}},
 	{"corsOrigins", "SKYBRIDGE_CORS_ORIGINS", "", "comma-separated origins allowed by CORS; * for any", func(c *Config, v string) error {

@@ -16,7 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/skybridgehq/skybridge/api"
+
+	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/keyring"
@@ -38,6 +42,7 @@ type Node struct {
 	Cache cache.Cache
 	Keys  *keyring.Keyring
 	Auth  *auth.Service
+	Audit *audit.Service
 	API   *api.API
 
 	http     *http.Server
@@ -96,11 +101,30 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 			log.Info("first admin created", "email", cfg.AdminEmail)
 		}
 	}
-	n.API, err = api.New(api.Deps{
-		Auth:    n.Auth,
-		Store:   n.Store,
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	dropped := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "skybridge_audit_dropped_total",
+		Help: "Audit records lost because the audit queue was full.",
+	})
+	reg.MustRegister(dropped)
+	n.Audit, err = audit.NewService(sys, audit.Config{
+		Sync:    cfg.AuditSync,
+		Key:     n.Keys.Derive(audit.KeyPurpose),
 		Logger:  log,
-		Version: Version,
+		Dropped: dropped,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit trail: %w", err)
+	}
+	n.Audit.Start()
+	n.API, err = api.New(api.Deps{
+		Auth:     n.Auth,
+		Audit:    n.Audit,
+		Registry: reg,
+		Store:    n.Store,
+		Logger:   log,
+		Version:  Version,
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
@@ -218,6 +242,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) closeClients() {
+	if n.Audit != nil {
+		// Flush what the drained requests recorded before the store closes.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := n.Audit.Close(ctx); err != nil {
+			n.log.Error("flush the audit trail", "err", err)
+		}
+		cancel()
+	}
 	if n.Cache != nil {
 		_ = n.Cache.Close()
 	}
