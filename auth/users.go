@@ -34,7 +34,7 @@ const (
 	MinUserPasswordLen = 10
 	// MaxProfileBytes bounds a user's profile, as JSON.
 	MaxProfileBytes = 16 << 10
-	minDeviceIDLen  = 8
+	minDeviceIDLen  = 1
 	maxDeviceIDLen  = 128
 )
 
