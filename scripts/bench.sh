@@ -10,6 +10,7 @@ count=${BENCHCOUNT:-1}
 {
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkStore' -benchtime "$time" -count "$count" ./store/sqlite/ ./store/mongo/
+  go test -run '^$' -bench 'BenchmarkAuthedGet|BenchmarkLogin' -benchtime "$time" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
 } 2>&1 | tee "$out"
 echo
@@ -26,5 +27,10 @@ awk '
     if (nb==0) { print "no baseline measured"; exit 1 }
     b=base/nb
     printf "%-60s %12.0f ops/s\n", "bench BenchmarkChiBaseline (bare chi over loopback, 32 clients)", b
-    for (i=1;i<=n;i++) printf "%-60s %12.0f ops/s  %8.4fx baseline\n", rows[i], vals[i], vals[i]/b
+    for (i=1;i<=n;i++) {
+      printf "%-60s %12.0f ops/s  %8.4fx baseline\n", rows[i], vals[i], vals[i]/b
+      if (rows[i] ~ /AuthedGet\/audit=true/) on=vals[i]
+      if (rows[i] ~ /AuthedGet\/audit=false/) off=vals[i]
+    }
+    if (on && off) printf "%-60s %12.2f (goal >= 0.9)\n", "authenticated GET, audit on / audit off", on/off
   }' "$out"

@@ -56,6 +56,10 @@ type Options struct {
 	// Auth overrides the auth service configuration (e.g. cheaper password
 	// hashing in tests).
 	Auth auth.Config
+	// DisableAudit builds the node without the audit trail. Only the
+	// benchmarks use it, to measure what auditing costs; no configuration
+	// key reaches it.
+	DisableAudit bool
 }
 
 // Open connects the store and cache, runs the migrations, creates the first
@@ -108,19 +112,21 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		Help: "Audit records lost because the audit queue was full.",
 	})
 	reg.MustRegister(dropped)
-	n.Audit, err = audit.NewService(sys, audit.Config{
-		Sync:    cfg.AuditSync,
-		Key:     n.Keys.Derive(audit.KeyPurpose),
-		Logger:  log,
-		Dropped: dropped,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("audit trail: %w", err)
+	if !opts.DisableAudit {
+		n.Audit, err = audit.NewService(sys, audit.Config{
+			Sync:    cfg.AuditSync,
+			Key:     n.Keys.Derive(audit.KeyPurpose),
+			Logger:  log,
+			Dropped: dropped,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("audit trail: %w", err)
+		}
+		n.Audit.Start()
 	}
-	n.Audit.Start()
 	n.API, err = api.New(api.Deps{
 		Auth:     n.Auth,
-		Audit:    n.Audit,
+		Audit:    n.Audit, // nil when disabled
 		Registry: reg,
 		Store:    n.Store,
 		Logger:   log,

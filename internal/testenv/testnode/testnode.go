@@ -38,6 +38,9 @@ type Options struct {
 	Configure func(*server.Config)
 	// Logger receives the server's logs. Default: discarded.
 	Logger *slog.Logger
+	// Node, if set, replaces the node options (by default: cheap password
+	// hashing for fast tests).
+	Node *server.Options
 }
 
 // Server is a Skybridge node running in the test process on a free
@@ -82,7 +85,11 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	node, err := server.Open(ctx, cfg, opts.Logger, server.Options{Auth: auth.Config{Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}}})
+	nodeOpts := server.Options{Auth: auth.Config{Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}}}
+	if opts.Node != nil {
+		nodeOpts = *opts.Node
+	}
+	node, err := server.Open(ctx, cfg, opts.Logger, nodeOpts)
 	if err != nil {
 		t.Fatalf("testnode: open server: %v", err)
 	}
