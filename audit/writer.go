@@ -156,29 +156,39 @@ func (s *Service) appendChain(ctx context.Context, chain string, recs []*Record,
 			}
 			heads[chain] = h
 		}
-		r := recs[i]
-		r.N, r.Prev = h.n+1, h.hash
-		r.Hash = r.ComputeHash()
-		_, err := s.records.Insert(ctx, r.toDoc())
+		// Chain the rest of the batch onto the head and store it in one
+		// call (one transaction on SQLite). What is stored is a prefix, so
+		// the chain never gets a hole; a lost race stores a shorter one.
+		docs := make([]store.Doc, 0, len(recs)-i)
+		n, prev := h.n, h.hash
+		for _, r := range recs[i:] {
+			n++
+			r.N, r.Prev = n, prev
+			r.Hash = r.ComputeHash()
+			prev = r.Hash
+			docs = append(docs, r.toDoc())
+		}
+		stored, err := s.records.InsertMany(ctx, docs)
+		if k := len(stored); k > 0 {
+			last := recs[i+k-1]
+			h.n, h.hash = last.N, last.Hash
+			i += k
+			races = 0
+			if h.n-h.cpN >= int64(s.cfg.CheckpointEvery) {
+				s.checkpointHead(ctx, chain, h)
+			}
+		}
 		switch {
 		case errors.Is(err, store.ErrDuplicate):
 			delete(heads, chain)
 			if races++; races > maxRaces {
 				return i, fmt.Errorf("audit: append to chain %q: lost %d races: %w", chain, races, err)
 			}
-			continue
 		case err != nil:
 			delete(heads, chain)
 			if failures++; failures > 2 || ctx.Err() != nil {
 				return i, fmt.Errorf("audit: append to chain %q: %w", chain, err)
 			}
-			continue
-		}
-		races = 0
-		h.n, h.hash = r.N, r.Hash
-		i++
-		if h.n-h.cpN >= int64(s.cfg.CheckpointEvery) {
-			s.checkpointHead(ctx, chain, h)
 		}
 	}
 	return len(recs), nil

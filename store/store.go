@@ -106,6 +106,14 @@ type Collection interface {
 	// random one. It fails with ErrDuplicate when the _id or a unique index
 	// is taken. It returns the stored document.
 	Insert(ctx context.Context, doc Doc) (Doc, error)
+	// InsertMany inserts docs in order, as Insert does each, stopping at
+	// the first failure. It returns the documents that were stored — a
+	// prefix of docs, possibly empty even when some were written before
+	// the failure was found (SQLite stores all or none in one
+	// transaction) — and the error that stopped it. Callers such as the
+	// audit trail rely on the prefix: document k is never stored without
+	// documents 0..k-1.
+	InsertMany(ctx context.Context, docs []Doc) ([]Doc, error)
 	// Get returns the document with that id, or ErrNotFound.
 	Get(ctx context.Context, id string) (Doc, error)
 	// Replace writes doc as the whole new content of document id when its

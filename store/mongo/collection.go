@@ -147,6 +147,21 @@ func refusedWrite(err error) bool {
 // Insert stores a new document; see store.Collection. Like every write,
 // once it has taken its _seq it runs to the end within OpTimeout even when
 // ctx is cancelled, so that its outcome is never left unknown.
+// InsertMany inserts docs one after the other, each with its own _seq
+// allocation, and stops at the first failure; what it returns is exactly
+// what was stored.
+func (c *Collection) InsertMany(ctx context.Context, docs []store.Doc) ([]store.Doc, error) {
+	out := make([]store.Doc, 0, len(docs))
+	for i, d := range docs {
+		stored, err := c.Insert(ctx, d)
+		if err != nil {
+			return out, fmt.Errorf("document %d: %w", i, err)
+		}
+		out = append(out, stored)
+	}
+	return out, nil
+}
+
 func (c *Collection) Insert(ctx context.Context, doc store.Doc) (store.Doc, error) {
 	if err := c.check(); err != nil {
 		return nil, err

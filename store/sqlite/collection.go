@@ -63,9 +63,71 @@ func (c *Collection) Insert(ctx context.Context, doc store.Doc) (store.Doc, erro
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	d, err := prepareDoc(doc)
+	in, err := prepareInsert(doc)
 	if err != nil {
 		return nil, err
+	}
+	err = c.db.w.do(ctx, false, func(w *wtx) error {
+		if err := c.db.ensureTable(w, c.name); err != nil {
+			return err
+		}
+		return c.insertIn(w, in)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return in.doc, nil
+}
+
+// InsertMany inserts docs in one transaction: all of them, or none.
+func (c *Collection) InsertMany(ctx context.Context, docs []store.Doc) ([]store.Doc, error) {
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	ins := make([]pendingInsert, len(docs))
+	for i, doc := range docs {
+		in, err := prepareInsert(doc)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		ins[i] = in
+	}
+	if len(ins) == 0 {
+		return []store.Doc{}, nil
+	}
+	err := c.db.w.do(ctx, false, func(w *wtx) error {
+		if err := c.db.ensureTable(w, c.name); err != nil {
+			return err
+		}
+		for i, in := range ins {
+			if err := c.insertIn(w, in); err != nil {
+				return fmt.Errorf("document %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return []store.Doc{}, err
+	}
+	out := make([]store.Doc, len(ins))
+	for i, in := range ins {
+		out[i] = in.doc
+	}
+	return out, nil
+}
+
+// pendingInsert is a document checked and encoded outside the write
+// transaction, waiting for its _seq.
+type pendingInsert struct {
+	doc    store.Doc
+	body   []byte
+	arrays []string
+}
+
+func prepareInsert(doc store.Doc) (pendingInsert, error) {
+	d, err := prepareDoc(doc)
+	if err != nil {
+		return pendingInsert{}, err
 	}
 	switch id := d[store.FieldID].(type) {
 	case nil:
@@ -74,44 +136,39 @@ func (c *Collection) Insert(ctx context.Context, doc store.Doc) (store.Doc, erro
 		if id == "" {
 			d[store.FieldID] = store.NewID()
 		} else if len(id) > maxIDLen {
-			return nil, fmt.Errorf("%w: _id longer than %d bytes", store.ErrInvalid, maxIDLen)
+			return pendingInsert{}, fmt.Errorf("%w: _id longer than %d bytes", store.ErrInvalid, maxIDLen)
 		}
 	default:
-		return nil, fmt.Errorf("%w: _id must be a string", store.ErrInvalid)
+		return pendingInsert{}, fmt.Errorf("%w: _id must be a string", store.ErrInvalid)
 	}
 	now := store.FormatTime(time.Now())
 	d[store.FieldVersion] = int64(1)
 	d[store.FieldCreatedAt], d[store.FieldUpdatedAt] = now, now
 	body, err := encode(d) // all but _seq, which only the transaction knows
 	if err != nil {
-		return nil, err
+		return pendingInsert{}, err
 	}
-	arrays := collectArrayPaths(d)
-	err = c.db.w.do(ctx, false, func(w *wtx) error {
-		if err := c.db.ensureTable(w, c.name); err != nil {
-			return err
-		}
-		seq, err := c.nextSeq(w)
-		if err != nil {
-			return err
-		}
-		if err := c.db.noteArrays(w, c.name, arrays); err != nil {
-			return err
-		}
-		if _, err := w.exec("INSERT INTO "+c.table+" (id, seq, doc) VALUES (?1, ?2, ?3)",
-			d[store.FieldID], seq, splice(body, intField(store.FieldSeq, seq))); err != nil {
-			return c.db.wrap(err)
-		}
-		if err := c.hook(w, seq); err != nil {
-			return err
-		}
-		d[store.FieldSeq] = seq
-		return nil
-	})
+	return pendingInsert{doc: d, body: body, arrays: collectArrayPaths(d)}, nil
+}
+
+// insertIn writes one prepared document inside the write transaction.
+func (c *Collection) insertIn(w *wtx, in pendingInsert) error {
+	seq, err := c.nextSeq(w)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return d, nil
+	if err := c.db.noteArrays(w, c.name, in.arrays); err != nil {
+		return err
+	}
+	if _, err := w.exec("INSERT INTO "+c.table+" (id, seq, doc) VALUES (?1, ?2, ?3)",
+		in.doc[store.FieldID], seq, splice(in.body, intField(store.FieldSeq, seq))); err != nil {
+		return c.db.wrap(err)
+	}
+	if err := c.hook(w, seq); err != nil {
+		return err
+	}
+	in.doc[store.FieldSeq] = seq
+	return nil
 }
 
 // Get returns one document.
@@ -420,9 +477,11 @@ func (c *Collection) readInt(ctx context.Context, query string, args ...any) (in
 }
 
 // gone turns the error of a read that raced with DropCollection into an
-// empty answer; other errors pass.
+// empty answer; other errors pass. The table may already exist again (a
+// write re-created it after the drop): the read still saw the dropped
+// state, and empty is what a read at that moment answers.
 func (c *Collection) gone(empty []store.Doc, err error) ([]store.Doc, error) {
-	if missingTable(err) && !c.db.hasTable(c.name) {
+	if missingTable(err) {
 		return empty, nil
 	}
 	return nil, c.db.wrap(err)

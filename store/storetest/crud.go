@@ -50,6 +50,43 @@ func crudCases() map[string]func(t *testing.T, db store.DB) {
 			_, err = c.Insert(ctx(), store.Doc{"$set": 5})
 			wantErr(t, err, store.ErrInvalid, "$ field name")
 		},
+		"InsertManyStoresAPrefix": func(t *testing.T, db store.DB) {
+			c := db.Collection("batch")
+			got, err := c.InsertMany(ctx(), []store.Doc{{"_id": "m1", "k": 1}, {"k": 2}, {"_id": "m3", "k": 3}})
+			must(t, err)
+			if len(got) != 3 || store.DocID(got[0]) != "m1" || store.DocID(got[1]) == "" {
+				t.Fatalf("InsertMany answer %v", got)
+			}
+			for i := 1; i < len(got); i++ {
+				if store.DocSeq(got[i]) <= store.DocSeq(got[i-1]) || store.DocVersion(got[i]) != 1 {
+					t.Fatalf("InsertMany _seq not increasing in order: %v", got)
+				}
+			}
+			for _, d := range got {
+				stored, err := c.Get(ctx(), store.DocID(d))
+				must(t, err)
+				if !jsonEq(stored, d) {
+					t.Fatalf("stored %v, answered %v", stored, d)
+				}
+			}
+			// m1 again in second place: whatever is stored is a prefix of
+			// the batch, and exactly what was returned.
+			got, err = c.InsertMany(ctx(), []store.Doc{{"_id": "n1"}, {"_id": "m1"}, {"_id": "n3"}})
+			wantErr(t, err, store.ErrDuplicate, "InsertMany with a taken _id")
+			if len(got) > 1 {
+				t.Fatalf("returned past the failure: %v", got)
+			}
+			_, errN1 := c.Get(ctx(), "n1")
+			if (len(got) == 1) != (errN1 == nil) {
+				t.Fatalf("returned %d documents but n1 stored: %v", len(got), errN1 == nil)
+			}
+			if _, err := c.Get(ctx(), "n3"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("a document after the failure was stored: %v", err)
+			}
+			if got, err := c.InsertMany(ctx(), nil); err != nil || len(got) != 0 {
+				t.Fatalf("empty InsertMany: %v %v", got, err)
+			}
+		},
 		"GetMissing": func(t *testing.T, db store.DB) {
 			_, err := db.Collection("never").Get(ctx(), "nope")
 			wantErr(t, err, store.ErrNotFound, "get in a collection never written")
