@@ -102,14 +102,24 @@ func userFieldErr(err error, emailField, passwordField string) error {
 	return err
 }
 
-func (u *userRoutes) signup(w http.ResponseWriter, r *http.Request) {
+// credentials decodes an {email, password, profile?} body and checks the
+// first two are there; on failure it has answered.
+func (u *userRoutes) credentials(w http.ResponseWriter, r *http.Request) (credentialsRequest, bool) {
 	var req credentialsRequest
 	if err := decodeJSON(r, &req); err != nil {
 		u.a.fail(w, r, err)
-		return
+		return req, false
 	}
 	if err := errors.Join(required("email", req.Email), required("password", req.Password)); err != nil {
 		u.a.fail(w, r, err)
+		return req, false
+	}
+	return req, true
+}
+
+func (u *userRoutes) signup(w http.ResponseWriter, r *http.Request) {
+	req, ok := u.credentials(w, r)
+	if !ok {
 		return
 	}
 	env, _ := EnvironmentFrom(r.Context())
@@ -125,13 +135,8 @@ func (u *userRoutes) signup(w http.ResponseWriter, r *http.Request) {
 // limit of failures in Config.LoginWindow the answer is a 429 with
 // Retry-After, before any password is checked.
 func (u *userRoutes) login(w http.ResponseWriter, r *http.Request) {
-	var req credentialsRequest
-	if err := decodeJSON(r, &req); err != nil {
-		u.a.fail(w, r, err)
-		return
-	}
-	if err := errors.Join(required("email", req.Email), required("password", req.Password)); err != nil {
-		u.a.fail(w, r, err)
+	req, ok := u.credentials(w, r)
+	if !ok {
 		return
 	}
 	if req.Profile != nil {
@@ -214,13 +219,8 @@ func (u *userRoutes) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *userRoutes) link(w http.ResponseWriter, r *http.Request) {
-	var req credentialsRequest
-	if err := decodeJSON(r, &req); err != nil {
-		u.a.fail(w, r, err)
-		return
-	}
-	if err := errors.Join(required("email", req.Email), required("password", req.Password)); err != nil {
-		u.a.fail(w, r, err)
+	req, ok := u.credentials(w, r)
+	if !ok {
 		return
 	}
 	env, _ := EnvironmentFrom(r.Context())
