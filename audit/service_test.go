@@ -16,8 +16,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/skybridgehq/skybridge/internal/testenv"
+	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
 	"github.com/skybridgehq/skybridge/store"
-	"github.com/skybridgehq/skybridge/store/mongo"
 	"github.com/skybridgehq/skybridge/store/sqlite"
 )
 
@@ -33,38 +33,15 @@ var testKey = []byte("0123456789abcdef0123456789abcdef")
 // each adapter.
 func databases(t testing.TB) map[string]store.DB {
 	t.Helper()
-	ctx := context.Background()
-	sp, err := sqlite.Open(sqlite.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sp.Close() })
-	f, err := testenv.SharedFerretDB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp, err := mongo.Open(ctx, mongo.Options{URI: f.URI(), DBPrefix: "aud" + strings.ToLower(store.NewID()[:8]) + "_"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		mp.DropDB(context.Background(), store.SystemDB)
-		mp.Close()
-	})
-	out := map[string]store.DB{}
-	for name, p := range map[string]store.Provider{"sqlite": sp, "ferretdb": mp} {
-		db, err := p.DB(ctx, store.SystemDB)
-		if err != nil {
-			t.Fatal(err)
-		}
+	out := teststore.SystemDBs(t)
+	for name, db := range out {
 		for col, idxs := range Indexes() {
 			for _, idx := range idxs {
-				if err := db.Collection(col).EnsureIndex(ctx, idx); err != nil {
+				if err := db.Collection(col).EnsureIndex(context.Background(), idx); err != nil {
 					t.Fatalf("%s: index %s: %v", name, idx.IndexName(), err)
 				}
 			}
 		}
-		out[name] = db
 	}
 	return out
 }

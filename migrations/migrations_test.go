@@ -8,9 +8,8 @@ import (
 	"testing"
 
 	"github.com/skybridgehq/skybridge/internal/testenv"
+	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
 	"github.com/skybridgehq/skybridge/store"
-	"github.com/skybridgehq/skybridge/store/mongo"
-	"github.com/skybridgehq/skybridge/store/sqlite"
 )
 
 func TestMain(m *testing.M) {
@@ -22,30 +21,7 @@ func TestMain(m *testing.M) {
 // databases returns a fresh system database on each adapter.
 func databases(t *testing.T) map[string]store.DB {
 	t.Helper()
-	ctx := context.Background()
-	sp, err := sqlite.Open(sqlite.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sp.Close() })
-	f, err := testenv.SharedFerretDB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp, err := mongo.Open(ctx, mongo.Options{URI: f.URI(), DBPrefix: "mig" + strings.ToLower(store.NewID()[:8]) + "_"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mp.Close() })
-	out := map[string]store.DB{}
-	for name, p := range map[string]store.Provider{"sqlite": sp, "ferretdb": mp} {
-		db, err := p.DB(ctx, store.SystemDB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[name] = db
-	}
-	return out
+	return teststore.SystemDBs(t)
 }
 
 func TestRunAppliesOnceInOrder(t *testing.T) {
