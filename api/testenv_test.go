@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/store"
-	"github.com/skybridgehq/skybridge/store/sqlite"
 )
 
 // Test admin credentials.
@@ -49,21 +49,13 @@ type envOptions struct {
 func newTestEnv(t testing.TB, opts envOptions) *testEnv {
 	t.Helper()
 	ctx := t.Context()
-	p, err := sqlite.Open(sqlite.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
+	p := teststore.SQLite(t)
 	sys, err := p.DB(ctx, store.SystemDB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for coll, idxs := range auth.SystemIndexes() {
-		for _, idx := range idxs {
-			if err := sys.Collection(coll).EnsureIndex(ctx, idx); err != nil {
-				t.Fatalf("index %s on %s: %v", idx.IndexName(), coll, err)
-			}
-		}
+	if err := store.EnsureIndexes(ctx, sys, auth.SystemIndexes()); err != nil {
+		t.Fatal(err)
 	}
 	kr, _, err := keyring.Generate()
 	if err != nil {

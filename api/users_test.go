@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/store"
-	"github.com/skybridgehq/skybridge/store/sqlite"
 )
 
 // userEnv is a real API over a real auth service and the given store, with
@@ -38,23 +38,14 @@ func newUserEnv(t *testing.T, p store.Provider, cfg Config) *userEnv {
 	t.Helper()
 	ctx := t.Context()
 	if p == nil {
-		sp, err := sqlite.Open(sqlite.Options{Dir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = sp.Close() })
-		p = sp
+		p = teststore.SQLite(t)
 	}
 	sys, err := p.DB(ctx, store.SystemDB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for coll, idxs := range auth.SystemIndexes() {
-		for _, idx := range idxs {
-			if err := sys.Collection(coll).EnsureIndex(ctx, idx); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := store.EnsureIndexes(ctx, sys, auth.SystemIndexes()); err != nil {
+		t.Fatal(err)
 	}
 	kr, _, err := keyring.Generate()
 	if err != nil {

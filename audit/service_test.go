@@ -35,12 +35,8 @@ func databases(t testing.TB) map[string]store.DB {
 	t.Helper()
 	out := teststore.SystemDBs(t)
 	for name, db := range out {
-		for col, idxs := range Indexes() {
-			for _, idx := range idxs {
-				if err := db.Collection(col).EnsureIndex(context.Background(), idx); err != nil {
-					t.Fatalf("%s: index %s: %v", name, idx.IndexName(), err)
-				}
-			}
+		if err := store.EnsureIndexes(context.Background(), db, Indexes()); err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
 	}
 	return out

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/store"
-	"github.com/skybridgehq/skybridge/store/sqlite"
 )
 
 // cheapPassword keeps argon2id fast in tests that are not about its cost.
@@ -44,22 +44,13 @@ func (c *testClock) Advance(d time.Duration) {
 // SystemIndexes, as the migrations would create them.
 func openSystemDB(t testing.TB) store.DB {
 	t.Helper()
-	p, err := sqlite.Open(sqlite.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("open sqlite: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
 	ctx := context.Background()
-	db, err := p.DB(ctx, store.SystemDB)
+	db, err := teststore.SQLite(t).DB(ctx, store.SystemDB)
 	if err != nil {
 		t.Fatalf("open system db: %v", err)
 	}
-	for coll, idxs := range SystemIndexes() {
-		for _, idx := range idxs {
-			if err := db.Collection(coll).EnsureIndex(ctx, idx); err != nil {
-				t.Fatalf("index %s on %s: %v", idx.IndexName(), coll, err)
-			}
-		}
+	if err := store.EnsureIndexes(ctx, db, SystemIndexes()); err != nil {
+		t.Fatal(err)
 	}
 	return db
 }

@@ -78,12 +78,8 @@ func (s *Service) ensureUserIndexes(ctx context.Context, db store.DB) error {
 	if _, ok := s.userIndexes.Load(db); ok {
 		return nil
 	}
-	for coll, idxs := range UserIndexes() {
-		for _, idx := range idxs {
-			if err := db.Collection(coll).EnsureIndex(ctx, idx); err != nil {
-				return fmt.Errorf("user pool index %s: %w", idx.IndexName(), err)
-			}
-		}
+	if err := store.EnsureIndexes(ctx, db, UserIndexes()); err != nil {
+		return fmt.Errorf("user pool: %w", err)
 	}
 	s.userIndexes.Store(db, struct{}{})
 	return nil

@@ -44,28 +44,17 @@ func System() []Migration {
 			ID:          "0001-auth-indexes",
 			Description: "indexes of admins, apps and environment keys",
 			Up: func(ctx context.Context, db store.DB) error {
-				return ensureIndexes(ctx, db, authIndexes())
+				return store.EnsureIndexes(ctx, db, authIndexes())
 			},
 		},
 		{
 			ID:          "0002-audit-indexes",
 			Description: "indexes of the audit trail and its checkpoints",
 			Up: func(ctx context.Context, db store.DB) error {
-				return ensureIndexes(ctx, db, audit.Indexes())
+				return store.EnsureIndexes(ctx, db, audit.Indexes())
 			},
 		},
 	}
-}
-
-func ensureIndexes(ctx context.Context, db store.DB, byColl map[string][]store.Index) error {
-	for coll, idxs := range byColl {
-		for _, idx := range idxs {
-			if err := db.Collection(coll).EnsureIndex(ctx, idx); err != nil {
-				return fmt.Errorf("index %s on %s: %w", idx.IndexName(), coll, err)
-			}
-		}
-	}
-	return nil
 }
 
 // Run applies, in order, the migrations in ms that db has not recorded, and

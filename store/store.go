@@ -294,3 +294,16 @@ func CommitHookFrom(ctx context.Context) CommitHook {
 	h, _ := ctx.Value(commitHookKey{}).(CommitHook)
 	return h
 }
+
+// EnsureIndexes creates every index of byCollection (collection name →
+// indexes) in db, as Collection.EnsureIndex does each.
+func EnsureIndexes(ctx context.Context, db DB, byCollection map[string][]Index) error {
+	for coll, idxs := range byCollection {
+		for _, idx := range idxs {
+			if err := db.Collection(coll).EnsureIndex(ctx, idx); err != nil {
+				return fmt.Errorf("index %s on %s: %w", idx.IndexName(), coll, err)
+			}
+		}
+	}
+	return nil
+}
