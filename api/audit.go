@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -104,7 +103,7 @@ func Audit(a Auditor) func(http.Handler) http.Handler {
 					Actor:      note.actor,
 					AppVersion: clip(r.Header.Get("X-App-Version"), 64),
 					UserAgent:  clip(r.Header.Get("User-Agent"), 256),
-					IP:         clientIP(r),
+					IP:         clientHost(r),
 					Method:     r.Method,
 					Route:      route,
 					Resource:   clip(strings.Trim(strings.TrimPrefix(r.URL.Path, prefix), "/"), 512),
@@ -141,14 +140,6 @@ func actionOf(method string) string {
 		return "delete"
 	}
 	return strings.ToLower(method)
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func clip(s string, n int) string {
