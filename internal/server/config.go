@@ -65,7 +65,7 @@ type field struct {
 	set                  func(c *Config, v string) error
 }
 
-// Fields is the table every subcommand reads configuration through, in the
+// fields is the table every subcommand reads configuration through, in the
 // order `--help` lists it.
 var fields = []field{
 	{"httpAddr", "SKYBRIDGE_HTTP_ADDR", ":8080", "HTTP listen address", func(c *Config, v string) error { return setAddr(&c.HTTPAddr, v) }},
@@ -271,7 +271,7 @@ func (c Config) validate() error {
 	return nil
 }
 
-// LogLevel returns the parsed log level.
+// Level returns the parsed log level.
 func (c Config) Level() slog.Level {
 	l, _ := parseLevel(c.LogLevel)
 	return l
@@ -292,7 +292,7 @@ func parseLevel(v string) (slog.Level, error) {
 }
 
 func setAddr(dst *string, v string) error {
-	host, port, err := net.SplitHostPort(v)
+	_, port, err := net.SplitHostPort(v)
 	if err != nil {
 		return errors.New("must be host:port or :port")
 	}
@@ -300,7 +300,6 @@ func setAddr(dst *string, v string) error {
 	if err != nil || p < 0 || p > 65535 {
 		return errors.New("port must be a number from 0 to 65535")
 	}
-	_ = host
 	*dst = v
 	return nil
 }
