@@ -150,9 +150,12 @@ func TestAsyncBatchesAndFlushOnClose(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			waitFor(t, "two full batches", func() bool { return countChain(t, db, "a1/prod") == 20 })
-			if got := s.Stats().Written; got != 20 {
-				t.Fatalf("written %d before close, want 20", got)
+			// Stored and counted: the count follows the store write.
+			waitFor(t, "two full batches", func() bool {
+				return countChain(t, db, "a1/prod") == 20 && s.Stats().Written == 20
+			})
+			if got := countChain(t, db, "a1/prod"); got != 20 {
+				t.Fatalf("stored %d before close, want 20 (the rest waits for the flush interval)", got)
 			}
 			if err := s.Close(context.Background()); err != nil {
 				t.Fatal(err)
