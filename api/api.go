@@ -201,6 +201,8 @@ func (a *API) v1Router(spec *apiSpec) chi.Router {
 	v1.NotFound(markUnmatched(a.appKey(http.HandlerFunc(a.notFound))))
 	v1.MethodNotAllowed(markUnmatched(http.HandlerFunc(a.methodNotAllowed)))
 	a.bindOpenAPI(v1, spec)
+	// Browser legs of OpenID sign-in: no key header can ride a redirect.
+	a.bindOIDCBrowser(v1, spec)
 	v1.Group(func(keyed chi.Router) {
 		keyed.Use(a.appKey)
 		a.keyed = keyed

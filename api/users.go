@@ -37,7 +37,7 @@ func (a *API) bindUsers(keyed chi.Router, spec *apiSpec) {
 		perAccount: newLoginLimiter(a.cfg.LoginFailures, a.cfg.LoginWindow, time.Now),
 		perAddress: newLoginLimiter(a.cfg.LoginFailures*userLoginIPFactor, a.cfg.LoginWindow, time.Now),
 	}
-	keyed.Use(a.userSession)
+	keyed.Use(a.userSession, a.rateLimit)
 	keyed.Route("/auth", func(r chi.Router) {
 		r.Use(NoStore)
 		r.Post("/signup", u.signup)
@@ -48,6 +48,8 @@ func (a *API) bindUsers(keyed chi.Router, spec *apiSpec) {
 		r.Post("/link", a.requireUser(u.link))
 		r.Post("/password", a.requireUser(u.password))
 		r.Get("/me", a.requireUser(u.me))
+		a.bindOIDC(r, spec)
+		a.bindUserMail(r, spec)
 	})
 	describeUsers(spec)
 }

@@ -22,6 +22,28 @@ var sessionlessPaths = map[string]bool{
 	"/v1/auth/login":     true,
 	"/v1/auth/anonymous": true,
 	"/v1/auth/refresh":   true,
+	// Email verification and password reset (usermail.go) prove
+	// themselves with the mailed token.
+	"/v1/auth/verify":          true,
+	"/v1/auth/password/forgot": true,
+	"/v1/auth/password/reset":  true,
+}
+
+// sessionlessPrefixes are the /v1 route prefixes where userSession does not
+// look at Authorization: OpenID sign-in (oidc.go) starts sessions.
+var sessionlessPrefixes = []string{"/v1/auth/oidc/"}
+
+// sessionless reports whether userSession ignores Authorization on path.
+func sessionless(path string) bool {
+	if sessionlessPaths[path] {
+		return true
+	}
+	for _, p := range sessionlessPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // userContext is what the UserSession middleware puts in the context.
@@ -58,7 +80,7 @@ func UserClaimsFrom(ctx context.Context) (auth.UserClaims, bool) {
 func (a *API) userSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
-		if h == "" || sessionlessPaths[r.URL.Path] {
+		if h == "" || sessionless(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

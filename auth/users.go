@@ -25,6 +25,10 @@ const (
 	fieldRoles     = "roles"
 	fieldProfile   = "profile"
 	fieldDisabled  = "disabled"
+	// fieldEmailVerified is true once the user proved the email address:
+	// through a verification mail, or a sign-in with an OpenID provider
+	// that vouches for it.
+	fieldEmailVerified = "emailVerified"
 )
 
 // Limits of user input.
@@ -41,12 +45,15 @@ const (
 // User is an app user of one environment's user pool. It never carries
 // password material.
 type User struct {
-	ID        string         `json:"id"`
-	Email     string         `json:"email,omitempty"`
-	Anonymous bool           `json:"anonymous"`
-	Roles     []string       `json:"roles"`
-	Profile   map[string]any `json:"profile,omitempty"`
-	CreatedAt time.Time      `json:"createdAt"`
+	ID    string `json:"id"`
+	Email string `json:"email,omitempty"`
+	// EmailVerified: the user proved the email address (a verification
+	// mail, or an OpenID provider vouching for it).
+	EmailVerified bool           `json:"emailVerified"`
+	Anonymous     bool           `json:"anonymous"`
+	Roles         []string       `json:"roles"`
+	Profile       map[string]any `json:"profile,omitempty"`
+	CreatedAt     time.Time      `json:"createdAt"`
 }
 
 // UserSession is what signing up, logging in and refreshing return.
@@ -315,6 +322,9 @@ func (u User) doc() store.Doc {
 	if u.Email != "" {
 		d[fieldEmail] = u.Email
 	}
+	if u.EmailVerified {
+		d[fieldEmailVerified] = true
+	}
 	if u.Profile != nil {
 		d[fieldProfile] = u.Profile
 	}
@@ -328,6 +338,7 @@ func userFromDoc(d store.Doc) (User, error) {
 	}
 	u := User{ID: store.DocID(d), Email: docString(d, fieldEmail), Roles: []string{}, CreatedAt: created}
 	u.Anonymous, _ = d[fieldAnonymous].(bool)
+	u.EmailVerified, _ = d[fieldEmailVerified].(bool)
 	u.Profile, _ = d[fieldProfile].(map[string]any)
 	roles, _ := d[fieldRoles].([]any)
 	for _, r := range roles {
