@@ -5,12 +5,14 @@ import "net/http"
 // describeUsers registers /v1/auth in the OpenAPI document.
 func describeUsers(spec *apiSpec) {
 	spec.schema("User", object(map[string]any{
-		"id":        str("The user id; kept when an anonymous user is linked."),
-		"email":     str("The normalised email address; absent for anonymous users."),
-		"anonymous": boolean("Whether the user signed in with a device id only."),
-		"roles":     arrayOf(str("A role.")),
-		"profile":   map[string]any{"type": "object", "description": "Free-form profile data given at signup."},
-		"createdAt": dateTime("When the user was created."),
+		"id":            str("The user id; kept when an anonymous user is linked."),
+		"email":         str("The normalised email address; absent for anonymous users."),
+		"emailVerified": boolean("Whether the user proved the email address (a verification mail, or an OpenID provider vouching for it)."),
+		"anonymous":     boolean("Whether the user signed in with a device id only."),
+		"disabled":      boolean("Present and true on disabled users, in admin answers."),
+		"roles":         arrayOf(str("A role.")),
+		"profile":       map[string]any{"type": "object", "description": "Free-form profile data given at signup."},
+		"createdAt":     dateTime("When the user was created."),
 	}, "id", "anonymous", "roles", "createdAt"))
 	spec.schema("UserSession", object(map[string]any{
 		"user":         ref("User"),

@@ -369,3 +369,23 @@ func appFromDoc(d store.Doc) (App, error) {
 	}
 	return App{ID: store.DocID(d), Name: docString(d, fieldName), CreatedAt: created, Environments: []Environment{}}, nil
 }
+
+// GetEnvironment returns the environment name of app appID, or ErrNotFound
+// (also for ids and names that cannot exist).
+func (s *Service) GetEnvironment(ctx context.Context, appID, name string) (Environment, error) {
+	if !appIDRe.MatchString(appID) || ValidEnvironmentName(name) != nil {
+		return Environment{}, fmt.Errorf("%w: environment %q of app %q", ErrNotFound, name, appID)
+	}
+	d, err := s.sys.Collection(collEnvironments).Get(ctx, store.EnvDBName(appID, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return Environment{}, fmt.Errorf("%w: environment %q of app %q", ErrNotFound, name, appID)
+	}
+	if err != nil {
+		return Environment{}, fmt.Errorf("get environment: %w", err)
+	}
+	rec, err := envFromDoc(d)
+	if err != nil {
+		return Environment{}, fmt.Errorf("get environment: %w", err)
+	}
+	return rec.public(), nil
+}

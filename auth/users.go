@@ -49,11 +49,14 @@ type User struct {
 	Email string `json:"email,omitempty"`
 	// EmailVerified: the user proved the email address (a verification
 	// mail, or an OpenID provider vouching for it).
-	EmailVerified bool           `json:"emailVerified"`
-	Anonymous     bool           `json:"anonymous"`
-	Roles         []string       `json:"roles"`
-	Profile       map[string]any `json:"profile,omitempty"`
-	CreatedAt     time.Time      `json:"createdAt"`
+	EmailVerified bool `json:"emailVerified"`
+	Anonymous     bool `json:"anonymous"`
+	// Disabled users are refused on their next request (see
+	// Service.UpdateUser); only admins see the flag.
+	Disabled  bool           `json:"disabled,omitempty"`
+	Roles     []string       `json:"roles"`
+	Profile   map[string]any `json:"profile,omitempty"`
+	CreatedAt time.Time      `json:"createdAt"`
 }
 
 // UserSession is what signing up, logging in and refreshing return.
@@ -72,9 +75,16 @@ func UserIndexes() map[string][]store.Index {
 		collUsers: {
 			{Name: "users_email_u", Fields: []string{fieldEmail}, Unique: true},
 			{Name: "users_device_u", Fields: []string{fieldDeviceID}, Unique: true},
+			{Name: "users_created", Fields: []string{"-" + fieldCreatedAt}},
 		},
 		collSessions: {
 			{Name: "sessions_user", Fields: []string{fieldUserID}},
+			{Name: "sessions_created", Fields: []string{fieldCreatedAt}},
+		},
+		collRefreshTokens: {
+			{Name: "refresh_user", Fields: []string{fieldUserID}},
+			{Name: "refresh_family", Fields: []string{fieldFamilyID}},
+			{Name: "refresh_expires", Fields: []string{fieldExpiresAt}},
 		},
 	}
 }
@@ -325,6 +335,9 @@ func (u User) doc() store.Doc {
 	if u.EmailVerified {
 		d[fieldEmailVerified] = true
 	}
+	if u.Disabled {
+		d[fieldDisabled] = true
+	}
 	if u.Profile != nil {
 		d[fieldProfile] = u.Profile
 	}
@@ -339,6 +352,7 @@ func userFromDoc(d store.Doc) (User, error) {
 	u := User{ID: store.DocID(d), Email: docString(d, fieldEmail), Roles: []string{}, CreatedAt: created}
 	u.Anonymous, _ = d[fieldAnonymous].(bool)
 	u.EmailVerified, _ = d[fieldEmailVerified].(bool)
+	u.Disabled, _ = d[fieldDisabled].(bool)
 	u.Profile, _ = d[fieldProfile].(map[string]any)
 	roles, _ := d[fieldRoles].([]any)
 	for _, r := range roles {

@@ -1,0 +1,24 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/store"
+)
+
+// adminEnvironment resolves the environment named by the {id} and {env}
+// URL parameters of an admin route, and opens its database. An unknown
+// app or environment is auth.ErrNotFound (404).
+func (a *API) adminEnvironment(r *http.Request) (auth.Environment, store.DB, error) {
+	env, err := a.deps.Auth.GetEnvironment(r.Context(), pathParam(r, "id"), pathParam(r, "env"))
+	if err != nil {
+		return auth.Environment{}, nil, err
+	}
+	db, err := a.deps.Store.DB(r.Context(), env.DB)
+	if err != nil {
+		return auth.Environment{}, nil, fmt.Errorf("open environment %s: %w", env.DB, err)
+	}
+	return env, db, nil
+}
