@@ -50,11 +50,13 @@ func wellFormedRefreshToken(tok string) bool {
 // returns its first token pair.
 func (s *Service) startSession(ctx context.Context, env Environment, db store.DB, u User) (UserSession, error) {
 	sid := store.NewID()
+	now := s.now()
 	_, err := db.Collection(collSessions).Insert(ctx, store.Doc{
 		store.FieldID:  sid,
 		fieldUserID:    u.ID,
 		fieldRevoked:   false,
-		fieldCreatedAt: store.FormatTime(s.now()),
+		fieldCreatedAt: store.FormatTime(now),
+		fieldExpiresAt: store.FormatTime(now.Add(s.cfg.RefreshTokenTTL + sessionSlack)),
 	})
 	if err != nil {
 		return UserSession{}, fmt.Errorf("start session: %w", err)
@@ -119,37 +121,45 @@ func (s *Service) Refresh(ctx context.Context, env Environment, db store.DB, ref
 	if err != nil {
 		return UserSession{}, fmt.Errorf("refresh: %w", err)
 	}
-	u, err := s.CheckSession(ctx, db, UserClaims{UserID: docString(d, fieldUserID), SessionID: sid})
+	u, sess, err := s.checkSession(ctx, db, UserClaims{UserID: docString(d, fieldUserID), SessionID: sid})
 	if err != nil {
 		return UserSession{}, err
 	}
+	s.extendSession(ctx, db, sess)
 	return s.issuePair(ctx, env, db, u, sid)
 }
 
 // CheckSession returns the user of claims when the user exists and is not
 // disabled and the session is live; else ErrUnauthorized.
 func (s *Service) CheckSession(ctx context.Context, db store.DB, claims UserClaims) (User, error) {
+	u, _, err := s.checkSession(ctx, db, claims)
+	return u, err
+}
+
+// checkSession is CheckSession, also returning the session document.
+func (s *Service) checkSession(ctx context.Context, db store.DB, claims UserClaims) (User, store.Doc, error) {
 	sess, err := db.Collection(collSessions).Get(ctx, claims.SessionID)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		return User{}, fmt.Errorf("%w: unknown session", ErrUnauthorized)
+		return User{}, nil, fmt.Errorf("%w: unknown session", ErrUnauthorized)
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("check session: %w", err)
+		return User{}, nil, fmt.Errorf("check session: %w", err)
 	}
 	if sess[fieldRevoked] == true || docString(sess, fieldUserID) != claims.UserID {
-		return User{}, fmt.Errorf("%w: session revoked", ErrUnauthorized)
+		return User{}, nil, fmt.Errorf("%w: session revoked", ErrUnauthorized)
 	}
 	doc, err := db.Collection(collUsers).Get(ctx, claims.UserID)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		return User{}, fmt.Errorf("%w: unknown user", ErrUnauthorized)
+		return User{}, nil, fmt.Errorf("%w: unknown user", ErrUnauthorized)
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("check session: %w", err)
+		return User{}, nil, fmt.Errorf("check session: %w", err)
 	}
 	if doc[fieldDisabled] == true {
-		return User{}, fmt.Errorf("%w: user disabled", ErrUnauthorized)
+		return User{}, nil, fmt.Errorf("%w: user disabled", ErrUnauthorized)
 	}
-	return userFromDoc(doc)
+	u, err := userFromDoc(doc)
+	return u, sess, err
 }
 
 // Logout revokes the session of refreshToken, which must belong to the

@@ -175,7 +175,7 @@ func (s *Service) DeleteUser(ctx context.Context, db store.DB, id string) error 
 	}
 	byUser := store.Compare{Path: fieldUserID, Op: store.OpEq, Value: id}
 	for _, coll := range []string{collRefreshTokens, collSessions} {
-		if err := deleteMatching(ctx, db.Collection(coll), byUser); err != nil {
+		if _, err := deleteCounting(ctx, db.Collection(coll), byUser); err != nil {
 			return fmt.Errorf("delete user: %w", err)
 		}
 	}
@@ -183,22 +183,4 @@ func (s *Service) DeleteUser(ctx context.Context, db store.DB, id string) error 
 		return fmt.Errorf("delete user: %w", err)
 	}
 	return nil
-}
-
-// deleteMatching deletes every document of c matching f, a page at a time.
-func deleteMatching(ctx context.Context, c store.Collection, f store.Filter) error {
-	for {
-		page, err := c.Find(ctx, store.Query{Filter: f, Limit: store.MaxLimit})
-		if err != nil {
-			return err
-		}
-		for _, d := range page.Docs {
-			if err := c.Delete(ctx, store.DocID(d), 0); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		if page.Cursor == "" {
-			return nil
-		}
-	}
 }

@@ -79,7 +79,8 @@ func UserIndexes() map[string][]store.Index {
 		},
 		collSessions: {
 			{Name: "sessions_user", Fields: []string{fieldUserID}},
-			{Name: "sessions_created", Fields: []string{fieldCreatedAt}},
+			{Name: "sessions_expires", Fields: []string{fieldExpiresAt}},
+			{Name: "sessions_revoked", Fields: []string{fieldRevoked}},
 		},
 		collRefreshTokens: {
 			{Name: "refresh_user", Fields: []string{fieldUserID}},
