@@ -1,7 +1,10 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -17,6 +20,9 @@ func (a *API) bindAudit(g chi.Router, spec *apiSpec) {
 		return
 	}
 	g.Get("/audit", a.listAudit)
+	g.Get("/apps/{id}/environments/{env}/audit/retention", a.getAuditRetention)
+	g.Put("/apps/{id}/environments/{env}/audit/retention", a.putAuditRetention)
+	describeAuditRetention(spec)
 	spec.schema("AuditRecord", object(map[string]any{
 		"time":       dateTime("When the request arrived."),
 		"app":        str("The app id."),
@@ -73,4 +79,92 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.respond(w, r, http.StatusOK, page)
+}
+
+// retentionJSON is the audit retention of an environment.
+type retentionJSON struct {
+	// Days the environment keeps its records; 0: the server default.
+	Days int `json:"days"`
+	// EffectiveDays is what applies; 0 means forever.
+	EffectiveDays int `json:"effectiveDays"`
+}
+
+func (a *API) auditChain(r *http.Request) (string, error) {
+	env, err := a.deps.Auth.GetEnvironment(r.Context(), pathParam(r, "id"), pathParam(r, "env"))
+	if err != nil {
+		return "", err
+	}
+	return audit.ChainOf(env.AppID, env.Name), nil
+}
+
+func (a *API) getAuditRetention(w http.ResponseWriter, r *http.Request) {
+	chain, err := a.auditChain(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.respondRetention(w, r, chain)
+}
+
+func (a *API) putAuditRetention(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Days *int `json:"days"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if req.Days == nil {
+		a.fail(w, r, onField("days", fmt.Errorf("%w: required", ErrInvalidInput)))
+		return
+	}
+	chain, err := a.auditChain(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.deps.Audit.SetRetention(r.Context(), chain, *req.Days); err != nil {
+		if errors.Is(err, audit.ErrInvalid) {
+			err = onField("days", err)
+		}
+		a.fail(w, r, err)
+		return
+	}
+	a.respondRetention(w, r, chain)
+}
+
+func (a *API) respondRetention(w http.ResponseWriter, r *http.Request, chain string) {
+	ret, err := a.deps.Audit.RetentionOf(r.Context(), chain)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	day := 24 * time.Hour
+	a.respond(w, r, http.StatusOK, retentionJSON{Days: ret.Days, EffectiveDays: int((ret.Effective + day - 1) / day)})
+}
+
+// describeAuditRetention registers the retention routes in the OpenAPI
+// document.
+func describeAuditRetention(spec *apiSpec) {
+	spec.schema("AuditRetention", object(map[string]any{
+		"days":          integer("Days this environment keeps its audit records; 0 follows the server default (SKYBRIDGE_AUDIT_RETENTION)."),
+		"effectiveDays": integer("The retention that applies, in days; 0 keeps records forever."),
+	}, "days", "effectiveDays"))
+	spec.schema("AuditRetentionRequest", strictObject(map[string]any{
+		"days": integer("1 to 3650 days, or 0 for the server default."),
+	}, "days"))
+	path := "/admin/api/apps/{id}/environments/{env}/audit/retention"
+	spec.route(http.MethodGet, path, operation{
+		ID: "getAuditRetention", Tag: "admin", Summary: "How long the environment keeps audit records.",
+		Security:  []string{schemeBearer},
+		Responses: []response{{Status: 200, Description: "The retention.", Schema: "AuditRetention"}},
+		Problems:  []int{401, 403, 404},
+	})
+	spec.route(http.MethodPut, path, operation{
+		ID: "putAuditRetention", Tag: "admin", Summary: "Set how long the environment keeps audit records; older ones are pruned by the hourly maintenance run, keeping the chain verifiable.",
+		Security:  []string{schemeBearer},
+		Request:   "AuditRetentionRequest",
+		Responses: []response{{Status: 200, Description: "The retention.", Schema: "AuditRetention"}},
+		Problems:  []int{400, 401, 403, 404},
+	})
 }

@@ -18,6 +18,8 @@ import (
 const (
 	RecordsCollection     = "audit"
 	CheckpointsCollection = "audit_checkpoints"
+	// SettingsCollection holds per-chain settings (retention).
+	SettingsCollection = "audit_settings"
 )
 
 // Sentinel errors.
@@ -62,6 +64,10 @@ type Config struct {
 	// Logger receives overflow and write-failure reports.
 	// Default: slog.Default().
 	Logger *slog.Logger
+	// Retention is how long records are kept when their chain sets no
+	// retention of its own (SetRetention); PruneExpired removes older
+	// ones. Default: 0, keep forever.
+	Retention time.Duration
 	// Dropped, when set, is incremented for every record lost to a full
 	// queue or a failed write. Stats reports the same counts.
 	Dropped prometheus.Counter
@@ -112,6 +118,7 @@ type Service struct {
 	cfg         Config
 	records     store.Collection
 	checkpoints store.Collection
+	settings    store.Collection
 	queue       chan item
 
 	mu        sync.RWMutex // guards closed against sends on queue
@@ -143,6 +150,7 @@ func NewService(db store.DB, cfg Config) (*Service, error) {
 		cfg:         cfg,
 		records:     db.Collection(RecordsCollection),
 		checkpoints: db.Collection(CheckpointsCollection),
+		settings:    db.Collection(SettingsCollection),
 		queue:       make(chan item, cfg.QueueSize),
 		closing:     make(chan struct{}),
 		stop:        make(chan struct{}),

@@ -49,6 +49,7 @@ type Node struct {
 	ln       net.Listener
 	serveErr chan error
 	stopOnce sync.Once
+	maint    *maintainer
 }
 
 // Options adjust a node beyond its Config; tests use them.
@@ -143,8 +144,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if err != nil {
 		return nil, fmt.Errorf("build the HTTP API: %w", err)
 	}
+	n.maint = newMaintainer(sys, n.Store, n.Auth, n.Audit, log, DefaultMaintenanceInterval)
 	return n, nil
 }
+
+// Maintain runs one maintenance pass now (expired sessions and refresh
+// tokens, audit records past their retention), unless another node holds
+// the maintenance lease. Started nodes also run it every hour.
+func (n *Node) Maintain(ctx context.Context) (MaintenanceReport, error) { return n.maint.run(ctx) }
 
 // OpenStore opens the store the configuration selects: MongoDB when
 // MongoURI is set, else SQLite under DataDir.
@@ -217,6 +224,7 @@ func (n *Node) Start() error {
 	}
 	n.serveErr = make(chan error, 1)
 	go func() { n.serveErr <- n.http.Serve(ln) }()
+	n.maint.start()
 	n.log.Info("listening", "http", ln.Addr().String(), "store", n.Store.Kind(), "cache", n.Cache.Kind())
 	return nil
 }
@@ -240,6 +248,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 				err = fmt.Errorf("drain in-flight requests: %w", e)
 				_ = n.http.Close()
 			}
+		}
+		if n.maint != nil {
+			n.maint.shutdown()
 		}
 		n.closeClients()
 		n.log.Info("stopped")
