@@ -35,8 +35,12 @@ func (c *Collection) usable() error {
 const maxIDLen = 512
 
 // nextSeq takes the collection's next _seq inside w.
-func (c *Collection) nextSeq(w *wtx) (int64, error) {
-	row, err := w.queryRow("INSERT INTO _sb_seq (coll, seq) VALUES (?1, 1) ON CONFLICT (coll) DO UPDATE SET seq = seq + 1 RETURNING seq", c.name)
+func (c *Collection) nextSeq(w *wtx) (int64, error) { return c.takeSeqs(w, 1) }
+
+// takeSeqs allocates n consecutive _seq values in one statement and
+// returns the highest; the batch owns last-n+1 to last.
+func (c *Collection) takeSeqs(w *wtx, n int) (int64, error) {
+	row, err := w.queryRow("INSERT INTO _sb_seq (coll, seq) VALUES (?1, ?2) ON CONFLICT (coll) DO UPDATE SET seq = seq + ?2 RETURNING seq", c.name, int64(n))
 	if err != nil {
 		return 0, c.db.wrap(err)
 	}
@@ -99,8 +103,13 @@ func (c *Collection) InsertMany(ctx context.Context, docs []store.Doc) ([]store.
 		if err := c.db.ensureTable(w, c.name); err != nil {
 			return err
 		}
+		last, err := c.takeSeqs(w, len(ins))
+		if err != nil {
+			return err
+		}
+		first := last - int64(len(ins)) + 1
 		for i, in := range ins {
-			if err := c.insertIn(w, in); err != nil {
+			if err := c.insertAt(w, in, first+int64(i)); err != nil {
 				return fmt.Errorf("document %d: %w", i, err)
 			}
 		}
@@ -157,6 +166,11 @@ func (c *Collection) insertIn(w *wtx, in pendingInsert) error {
 	if err != nil {
 		return err
 	}
+	return c.insertAt(w, in, seq)
+}
+
+// insertAt writes one prepared document with an allocated _seq.
+func (c *Collection) insertAt(w *wtx, in pendingInsert, seq int64) error {
 	if err := c.db.noteArrays(w, c.name, in.arrays); err != nil {
 		return err
 	}
