@@ -18,6 +18,15 @@ func TestCompress(t *testing.T) {
 			_ = writeJSON(w, http.StatusOK, payload)
 		case "/problem":
 			writeProblem(w, r, problemFor(ErrRouteNotFound))
+		case "/small":
+			_ = writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		case "/stream":
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			_, _ = w.Write([]byte("{}\n"))
+			http.NewResponseController(w).Flush()
+			_, _ = w.Write([]byte("{}\n"))
 		case "/binary":
 			w.Header().Set("Content-Type", "image/png")
 			_, _ = w.Write([]byte(strings.Repeat("p", 500)))
@@ -29,7 +38,12 @@ func TestCompress(t *testing.T) {
 	}{
 		{"/json", "gzip, deflate", true},
 		{"/json", "", false},
-		{"/problem", "gzip", true},
+		{"/json", "gzip;q=0", false},
+		{"/json", "br, *", true},
+		{"/problem", "gzip", false}, // small: not worth it
+		{"/small", "gzip", false},
+		{"/empty", "gzip", false},
+		{"/stream", "gzip", true}, // flushed early: streamed compressed
 		{"/binary", "gzip", false},
 	}
 	for _, tt := range tests {
@@ -57,8 +71,33 @@ func TestCompress(t *testing.T) {
 				t.Errorf("%s: no Vary: Accept-Encoding", tt.path)
 			}
 		}
+		if want := map[string]int{"/empty": 204}[tt.path]; want != 0 && rec.Code != want {
+			t.Errorf("%s: status %d, want %d", tt.path, rec.Code, want)
+		}
+		if tt.path == "/small" && string(body) != `{"ok":true}`+"\n" {
+			t.Errorf("/small: body %q", body)
+		}
+		if tt.path == "/stream" && string(body) != "{}\n{}\n" {
+			t.Errorf("/stream: body %q", body)
+		}
 		if tt.path == "/json" && !strings.Contains(string(body), "skybridge skybridge") {
 			t.Errorf("%s: body %q", tt.path, body)
 		}
 	}
+}
+
+// FuzzAcceptsGzip: any Accept-Encoding value is parsed without panicking,
+// and an explicit gzip;q=0 is never taken as acceptance.
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, s := range []string{"", "gzip", "gzip;q=0", "br;q=1.0, gzip;q=0.5", "*", "GZIP ; q=0.001", ";;,,", "gzip;q=abc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		if acceptsGzip(h) && !strings.Contains(strings.ToLower(h), "gzip") && !strings.Contains(h, "*") {
+			t.Fatalf("%q accepted without gzip or *", h)
+		}
+		if strings.TrimSpace(h) == "gzip;q=0" && acceptsGzip(h) {
+			t.Fatalf("%q accepted", h)
+		}
+	})
 }

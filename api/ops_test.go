@@ -296,7 +296,14 @@ func TestCORSEndToEnd(t *testing.T) {
 func TestGzipEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, envOptions{})
-	for _, path := range []string{"/v1/openapi.json", "/nope"} {
+	// A small answer (a problem) goes out plain; the OpenAPI document is
+	// gzipped.
+	resp := e.do(request{method: "GET", path: "/nope", headers: map[string]string{"Accept-Encoding": "gzip"}})
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" {
+		t.Fatalf("small problem: Content-Encoding %q", ce)
+	}
+	checkProblem(t, resp, 404)
+	for _, path := range []string{"/v1/openapi.json"} {
 		resp := e.do(request{method: "GET", path: path, headers: map[string]string{"Accept-Encoding": "gzip"}})
 		if resp.Header.Get("Content-Encoding") != "gzip" {
 			t.Fatalf("%s: Content-Encoding %q", path, resp.Header.Get("Content-Encoding"))
