@@ -72,7 +72,7 @@ func jsonShaped(v any) bool {
 
 // encode renders a document as stored.
 func encode(d store.Doc) ([]byte, error) {
-	body, err := json.Marshal(d)
+	body, err := marshalDoc(d)
 	if err != nil {
 		return nil, fmt.Errorf("%w: document is not JSON: %v", store.ErrInvalid, err)
 	}
