@@ -27,7 +27,7 @@ func (a *API) bindAudit(g chi.Router, spec *apiSpec) {
 		"time":       dateTime("When the request arrived."),
 		"app":        str("The app id."),
 		"env":        str("The environment."),
-		"actor":      object(map[string]any{"kind": enumOf(audit.ActorUser, audit.ActorAdmin, audit.ActorServer, audit.ActorDevice, audit.ActorAnonymous), "id": str("Who.")}, "kind"),
+		"actor":      object(map[string]any{"kind": enumOf(audit.ActorUser, audit.ActorAdmin, audit.ActorServer, audit.ActorDevice, audit.ActorAnonymous, audit.ActorDeployToken), "id": str("Who.")}, "kind"),
 		"appVersion": str("X-App-Version of the client."),
 		"userAgent":  str("User-Agent of the client."),
 		"ip":         str("The client address."),

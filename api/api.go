@@ -23,6 +23,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 )
 
@@ -62,6 +63,10 @@ type Deps struct {
 	Audit *audit.Service
 	// Version is reported in the OpenAPI document.
 	Version string
+	// RateLimiter holds the /v1 rate limit budgets. Default: an
+	// in-process ratelimit.Memory (per node); a ratelimit.Redis shares
+	// them between nodes.
+	RateLimiter RateLimiter
 }
 
 // Config tunes the API. The zero value means every default.
@@ -84,6 +89,14 @@ type Config struct {
 	LoginFailures int
 	// LoginWindow is the period LoginFailures counts over. Default: 15m.
 	LoginWindow time.Duration
+	// RateLimitEnv limits all /v1 traffic of one app environment; an
+	// environment may override it through the admin API. ratelimit.Off
+	// (a negative Limit) disables it. Default: 6000 per minute.
+	RateLimitEnv ratelimit.Policy
+	// RateLimitClient limits the /v1 traffic of one user (with an access
+	// token) or else one client address, per environment; overridable
+	// and disabled like RateLimitEnv. Default: 600 per minute.
+	RateLimitClient ratelimit.Policy
 }
 
 // Defaults of Config.
@@ -93,6 +106,12 @@ const (
 	DefaultReadyTimeout   = 2 * time.Second
 	DefaultLoginFailures  = 10
 	DefaultLoginWindow    = 15 * time.Minute
+)
+
+// Default rate limits of Config.
+var (
+	DefaultRateLimitEnv    = ratelimit.Policy{Limit: 6000, Period: time.Minute}
+	DefaultRateLimitClient = ratelimit.Policy{Limit: 600, Period: time.Minute}
 )
 
 func (c Config) withDefaults() Config {
@@ -111,6 +130,12 @@ func (c Config) withDefaults() Config {
 	if c.LoginWindow == 0 {
 		c.LoginWindow = DefaultLoginWindow
 	}
+	if c.RateLimitEnv.IsZero() {
+		c.RateLimitEnv = DefaultRateLimitEnv
+	}
+	if c.RateLimitClient.IsZero() {
+		c.RateLimitClient = DefaultRateLimitClient
+	}
 	return c
 }
 
@@ -127,6 +152,12 @@ func (c Config) validate() error {
 	case c.LoginWindow < 0:
 		return errors.New("api: LoginWindow is negative")
 	}
+	if err := c.RateLimitEnv.Validate(); err != nil && !c.RateLimitEnv.IsZero() {
+		return fmt.Errorf("api: RateLimitEnv: %w", err)
+	}
+	if err := c.RateLimitClient.Validate(); err != nil && !c.RateLimitClient.IsZero() {
+		return fmt.Errorf("api: RateLimitClient: %w", err)
+	}
 	return nil
 }
 
@@ -140,6 +171,7 @@ type API struct {
 	keyed   chi.Router // the /v1 routes behind the app-key middleware
 	openapi []byte
 	logins  *loginLimiter
+	rates   *rateLimits
 }
 
 // New builds the API over deps. Misconfiguration (a missing dependency, a
@@ -168,6 +200,9 @@ func New(deps Deps, cfg Config) (*API, error) {
 	}
 	metrics, err := Metrics(a.reg)
 	if err != nil {
+		return nil, err
+	}
+	if a.rates, err = a.newRateLimits(); err != nil {
 		return nil, err
 	}
 	spec := newSpec(deps.Version)

@@ -53,6 +53,13 @@ func noteAdmin(ctx context.Context, c auth.AdminClaims) {
 	}
 }
 
+// noteDeployToken records a deploy token actor.
+func noteDeployToken(ctx context.Context, t auth.DeployToken) {
+	if n := noteFrom(ctx); n != nil {
+		n.actor = audit.Actor{Kind: audit.ActorDeployToken, ID: t.ID}
+	}
+}
+
 // noteUser records an app user actor (a server key, if also presented,
 // stays the actor: it is the stronger credential).
 func noteUser(ctx context.Context, u auth.User) {

@@ -214,7 +214,9 @@ func TestPanicEndToEnd(t *testing.T) {
 
 func TestTimeoutEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, envOptions{cfg: Config{RequestTimeout: 50 * time.Millisecond}, routes: func(a *API) {
+	// Long enough for the login and app creation that set the test up on
+	// a loaded machine; the slow route waits it out.
+	e := newTestEnv(t, envOptions{cfg: Config{RequestTimeout: 2 * time.Second}, routes: func(a *API) {
 		a.keyed.Get("/test/slow", func(w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done()
 		})

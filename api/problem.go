@@ -12,6 +12,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/mail"
 	"github.com/skybridgehq/skybridge/store"
 )
 
@@ -65,6 +66,9 @@ var (
 	// ErrUnauthenticated: the request lacks the key or token the route
 	// needs, or presents one that is not valid.
 	ErrUnauthenticated = errors.New("authentication required")
+	// ErrForbidden: the request's valid credentials do not allow this
+	// route (an admin role or a deploy token's scope).
+	ErrForbidden = errors.New("forbidden")
 	// ErrRouteNotFound: no route matches the request path.
 	ErrRouteNotFound = errors.New("no such route")
 	// ErrMethodNotAllowed: the path exists, but not for this method.
@@ -111,6 +115,7 @@ var problemKinds = []struct {
 	{ErrUnsupportedMediaType, problemKind{http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported Media Type"}},
 	{ErrBodyTooLarge, problemKind{http.StatusRequestEntityTooLarge, "body-too-large", "Request Body Too Large"}},
 	{ErrUnauthenticated, problemKind{http.StatusUnauthorized, "unauthenticated", "Unauthenticated"}},
+	{ErrForbidden, problemKind{http.StatusForbidden, "forbidden", "Forbidden"}},
 	{ErrRouteNotFound, problemKind{http.StatusNotFound, "route-not-found", "Not Found"}},
 	{ErrMethodNotAllowed, problemKind{http.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed"}},
 	{ErrTooManyRequests, problemKind{http.StatusTooManyRequests, "too-many-requests", "Too Many Requests"}},
@@ -121,8 +126,15 @@ var problemKinds = []struct {
 	{auth.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
 	{auth.ErrExists, problemKind{http.StatusConflict, "exists", "Already Exists"}},
 	{auth.ErrConflict, problemKind{http.StatusConflict, "conflict", "Conflict"}},
+	{auth.ErrLastOwner, problemKind{http.StatusConflict, "last-owner", "Last Owner"}},
 	{auth.ErrWeakPassword, problemKind{http.StatusBadRequest, "weak-password", "Weak Password"}},
 	{auth.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+	{auth.ErrBadToken, problemKind{http.StatusBadRequest, "invalid-token", "Invalid Token"}},
+	{auth.ErrAlreadyVerified, problemKind{http.StatusConflict, "already-verified", "Already Verified"}},
+	{auth.ErrMailNotConfigured, problemKind{http.StatusConflict, "mail-not-configured", "Mail Not Configured"}},
+	{mail.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+	{mail.ErrDelivery, problemKind{http.StatusBadGateway, "mail-delivery-failed", "Mail Delivery Failed"}},
+	{auth.ErrOIDCProvider, problemKind{http.StatusBadGateway, "provider-failed", "Identity Provider Failed"}},
 	{audit.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
 
 	{store.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},

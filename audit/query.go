@@ -51,7 +51,7 @@ const (
 	maxParamLength = 256
 )
 
-var actorKinds = map[string]bool{ActorUser: true, ActorAdmin: true, ActorServer: true, ActorDevice: true, ActorAnonymous: true}
+var actorKinds = map[string]bool{ActorUser: true, ActorAdmin: true, ActorServer: true, ActorDevice: true, ActorAnonymous: true, ActorDeployToken: true}
 
 // ParseQuery reads a query from URL parameters: app, env, actor ("kind" or
 // "kind:id"), resource, action, from and to (RFC 3339), limit and cursor.

@@ -49,6 +49,9 @@ const (
 	ActorServer    = "server"
 	ActorDevice    = "device"
 	ActorAnonymous = "anonymous"
+	// ActorDeployToken is a CI pipeline's deploy token on the admin API;
+	// the id is the token's id, never the token.
+	ActorDeployToken = "deploy-token"
 )
 
 // SystemChain is the chain of records that name no app (admin API calls).
@@ -60,7 +63,7 @@ const KeyPurpose = "audit-checkpoint"
 // Actor is who made a request.
 type Actor struct {
 	// Kind is one of ActorUser, ActorAdmin, ActorServer, ActorDevice,
-	// ActorAnonymous.
+	// ActorAnonymous, ActorDeployToken.
 	Kind string `json:"kind"`
 	// ID is the user, admin, key or device id; empty for anonymous calls.
 	ID string `json:"id,omitempty"`

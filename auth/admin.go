@@ -10,20 +10,33 @@ import (
 	"github.com/skybridgehq/skybridge/store"
 )
 
-// Admin roles.
+// Admin roles. The api package enforces what each may do; the auth
+// package only stores them.
 const (
 	// RoleOwner may do everything, including managing other admins.
 	RoleOwner = "owner"
-	// RoleAdmin manages apps, environments and their data.
-	RoleAdmin = "admin"
+	// RoleDeveloper manages apps, environments, their data and their
+	// deploy tokens, but not admin accounts.
+	RoleDeveloper = "developer"
+	// RoleViewer may only read.
+	RoleViewer = "viewer"
+
+	// legacyRoleAdmin is the role admins had before developer and viewer
+	// existed. Stored admins with it read as RoleDeveloper; it cannot be
+	// given any more.
+	legacyRoleAdmin = "admin"
 )
+
+// ErrLastOwner: the change would leave no owner (demoting or deleting the
+// last one).
+var ErrLastOwner = errors.New("auth: the last owner cannot be demoted or deleted")
 
 // Admin is an operator of the admin portal. It never carries the password
 // hash.
 type Admin struct {
 	ID        string    `json:"id"`
 	Email     string    `json:"email"`
-	Role      string    `json:"role"` // "owner" | "admin"
+	Role      string    `json:"role"` // RoleOwner, RoleDeveloper or RoleViewer
 	CreatedAt time.Time `json:"createdAt"`
 }
 
@@ -35,8 +48,23 @@ const (
 	fieldCreatedAt    = "createdAt"
 )
 
-// ValidRole reports whether role is one an admin can have.
-func ValidRole(role string) bool { return role == RoleOwner || role == RoleAdmin }
+// ValidRole reports whether role is one an admin can be given.
+func ValidRole(role string) bool {
+	return role == RoleOwner || role == RoleDeveloper || role == RoleViewer
+}
+
+// canonicalRole maps a stored role to the one it means today.
+func canonicalRole(stored string) string {
+	if stored == legacyRoleAdmin {
+		return RoleDeveloper
+	}
+	return stored
+}
+
+// errBadRole is the ErrInvalid of a role that ValidRole refuses.
+func errBadRole(role string) error {
+	return fmt.Errorf("%w: role %q (want %q, %q or %q)", ErrInvalid, role, RoleOwner, RoleDeveloper, RoleViewer)
+}
 
 // NormalizeEmail trims and lower-cases an email address and checks its
 // shape: ASCII only (internationalised domains in their xn-- form), one
@@ -94,15 +122,15 @@ func NormalizeEmail(email string) (string, error) {
 
 // CreateAdmin adds an admin. The email is normalised (NormalizeEmail) and
 // must be unused, case-insensitively (ErrExists); the password must have at
-// least MinPasswordLen characters (ErrWeakPassword); role is RoleOwner or
-// RoleAdmin (ErrInvalid).
+// least MinPasswordLen characters (ErrWeakPassword); role is RoleOwner,
+// RoleDeveloper or RoleViewer (ErrInvalid).
 func (s *Service) CreateAdmin(ctx context.Context, email, password, role string) (Admin, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return Admin{}, err
 	}
 	if !ValidRole(role) {
-		return Admin{}, fmt.Errorf("%w: role must be %q or %q", ErrInvalid, RoleOwner, RoleAdmin)
+		return Admin{}, errBadRole(role)
 	}
 	if err := checkPassword(password, email); err != nil {
 		return Admin{}, err
@@ -231,7 +259,173 @@ func adminFromDoc(d store.Doc) (Admin, error) {
 	return Admin{
 		ID:        store.DocID(d),
 		Email:     docString(d, fieldEmail),
-		Role:      docString(d, fieldRole),
+		Role:      canonicalRole(docString(d, fieldRole)),
 		CreatedAt: created,
 	}, nil
+}
+
+// GetAdmin returns the admin with that id, or ErrNotFound.
+func (s *Service) GetAdmin(ctx context.Context, id string) (Admin, error) {
+	d, err := s.adminDoc(ctx, id)
+	if err != nil {
+		return Admin{}, err
+	}
+	return adminFromDoc(d)
+}
+
+// ListAdmins returns every admin, oldest first. There are few admins; the
+// list is not paged.
+func (s *Service) ListAdmins(ctx context.Context) ([]Admin, error) {
+	docs, err := findAll(ctx, s.sys.Collection(collAdmins), store.Query{
+		Sort: []store.SortKey{{Path: fieldCreatedAt}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list admins: %w", err)
+	}
+	out := make([]Admin, 0, len(docs))
+	for _, d := range docs {
+		a, err := adminFromDoc(d)
+		if err != nil {
+			return nil, fmt.Errorf("list admins: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// SetAdminRole gives admin id a new role. Demoting the last owner is
+// ErrLastOwner; an unknown admin is ErrNotFound, a bad role ErrInvalid,
+// and a concurrent change of the same admin ErrConflict.
+func (s *Service) SetAdminRole(ctx context.Context, id, role string) (Admin, error) {
+	if !ValidRole(role) {
+		return Admin{}, errBadRole(role)
+	}
+	d, err := s.adminDoc(ctx, id)
+	if err != nil {
+		return Admin{}, err
+	}
+	if docString(d, fieldRole) == role {
+		return adminFromDoc(d)
+	}
+	if docString(d, fieldRole) == RoleOwner {
+		d, err = s.demoteOwner(ctx, d, role)
+	} else {
+		d, err = s.setRole(ctx, d, role)
+	}
+	if err != nil {
+		return Admin{}, err
+	}
+	s.log.InfoContext(ctx, "admin role changed", "admin", id, "role", role)
+	return adminFromDoc(d)
+}
+
+// DeleteAdmin removes admin id; its admin tokens stop working at once
+// (VerifyAdminToken reads the admin). Deleting the last owner is
+// ErrLastOwner. An owner is first demoted to viewer under the same
+// last-owner guard as SetAdminRole, then deleted: if the delete then
+// fails, the admin stays, as a viewer.
+func (s *Service) DeleteAdmin(ctx context.Context, id string) error {
+	d, err := s.adminDoc(ctx, id)
+	if err != nil {
+		return err
+	}
+	if docString(d, fieldRole) == RoleOwner {
+		if d, err = s.demoteOwner(ctx, d, RoleViewer); err != nil {
+			return err
+		}
+	}
+	err = s.sys.Collection(collAdmins).Delete(ctx, id, store.DocVersion(d))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: admin %q", ErrNotFound, id)
+	case errors.Is(err, store.ErrVersionConflict):
+		return fmt.Errorf("%w: admin %q changed while being deleted", ErrConflict, id)
+	case err != nil:
+		return fmt.Errorf("delete admin: %w", err)
+	}
+	s.log.InfoContext(ctx, "admin deleted", "admin", id)
+	return nil
+}
+
+// demoteOwner gives the owner d another role unless no owner would be
+// left. Without transactions, two owners demoted at once could each count
+// the other one; so the owners are counted again after the write, and if
+// none is left the write is undone and ErrLastOwner returned. Both racers
+// may then fail, but an owner always remains.
+func (s *Service) demoteOwner(ctx context.Context, d store.Doc, role string) (store.Doc, error) {
+	n, err := s.countOwners(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n <= 1 {
+		return nil, fmt.Errorf("%w: admin %q is the only owner", ErrLastOwner, store.DocID(d))
+	}
+	updated, err := s.setRole(ctx, d, role)
+	if err != nil {
+		return nil, err
+	}
+	n, err = s.countOwners(ctx)
+	if err != nil || n > 0 {
+		// A failed recount keeps the change: the count before the write
+		// saw another owner.
+		return updated, nil
+	}
+	if _, err := s.setRole(ctx, updated, RoleOwner); err != nil {
+		s.log.ErrorContext(ctx, "restore the last owner after a concurrent demotion", "admin", store.DocID(d), "err", err)
+	}
+	return nil, fmt.Errorf("%w: another owner was demoted or deleted at the same time", ErrLastOwner)
+}
+
+// setRole writes role into d, guarded by its version.
+func (s *Service) setRole(ctx context.Context, d store.Doc, role string) (store.Doc, error) {
+	updated, err := s.sys.Collection(collAdmins).Update(ctx, store.DocID(d), store.DocVersion(d),
+		store.Update{Set: map[string]any{fieldRole: role}})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("%w: admin %q", ErrNotFound, store.DocID(d))
+	case errors.Is(err, store.ErrVersionConflict):
+		return nil, fmt.Errorf("%w: admin %q changed meanwhile", ErrConflict, store.DocID(d))
+	case err != nil:
+		return nil, fmt.Errorf("set admin role: %w", err)
+	}
+	return updated, nil
+}
+
+func (s *Service) countOwners(ctx context.Context) (int64, error) {
+	n, err := s.sys.Collection(collAdmins).Count(ctx, store.Compare{Path: fieldRole, Op: store.OpEq, Value: RoleOwner})
+	if err != nil {
+		return 0, fmt.Errorf("count owners: %w", err)
+	}
+	return n, nil
+}
+
+// adminDoc reads the admin document with that id; ErrNotFound when there
+// is none.
+func (s *Service) adminDoc(ctx context.Context, id string) (store.Doc, error) {
+	if !plausibleID(id) {
+		return nil, fmt.Errorf("%w: admin %q", ErrNotFound, id)
+	}
+	d, err := s.sys.Collection(collAdmins).Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: admin %q", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get admin: %w", err)
+	}
+	return d, nil
+}
+
+// plausibleID reports whether id could have come from store.NewID (URL-safe
+// base64, short): ids that cannot exist are not found without a lookup.
+func plausibleID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

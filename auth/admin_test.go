@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -102,11 +103,11 @@ func TestCreateAdmin(t *testing.T) {
 		name, email, password, role string
 		want                        error
 	}{
-		{"bad email", "not-an-email", testPassword, RoleAdmin, ErrInvalid},
+		{"bad email", "not-an-email", testPassword, RoleDeveloper, ErrInvalid},
 		{"bad role", "a@example.com", testPassword, "root", ErrInvalid},
 		{"empty role", "a@example.com", testPassword, "", ErrInvalid},
-		{"weak password", "a@example.com", "short", RoleAdmin, ErrWeakPassword},
-		{"password is the email", "longer.address@example.com", "Longer.Address@example.com", RoleAdmin, ErrWeakPassword},
+		{"weak password", "a@example.com", "short", RoleDeveloper, ErrWeakPassword},
+		{"password is the email", "longer.address@example.com", "Longer.Address@example.com", RoleDeveloper, ErrWeakPassword},
 	}
 	for _, c := range cases {
 		if _, err := s.CreateAdmin(ctx, c.email, c.password, c.role); !errors.Is(err, c.want) {
@@ -137,11 +138,11 @@ func TestCreateAdmin(t *testing.T) {
 	}
 
 	for _, dup := range []string{"ops@example.com", "OPS@EXAMPLE.COM", " Ops@example.Com"} {
-		if _, err := s.CreateAdmin(ctx, dup, testPassword, RoleAdmin); !errors.Is(err, ErrExists) {
+		if _, err := s.CreateAdmin(ctx, dup, testPassword, RoleDeveloper); !errors.Is(err, ErrExists) {
 			t.Errorf("duplicate %q: CreateAdmin = %v, want ErrExists", dup, err)
 		}
 	}
-	if _, err := s.CreateAdmin(ctx, "second@example.com", testPassword, RoleAdmin); err != nil {
+	if _, err := s.CreateAdmin(ctx, "second@example.com", testPassword, RoleDeveloper); err != nil {
 		t.Errorf("second admin: %v", err)
 	}
 }
@@ -214,7 +215,7 @@ func TestAdminLogin(t *testing.T) {
 	t.Parallel()
 	s, _, _ := testService(t, Config{})
 	ctx := context.Background()
-	a, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleAdmin)
+	a, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleDeveloper)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func TestAdminLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if claims.AdminID != a.ID || claims.Email != a.Email || claims.Role != RoleAdmin {
+			if claims.AdminID != a.ID || claims.Email != a.Email || claims.Role != RoleDeveloper {
 				t.Fatalf("claims %+v for admin %+v", claims, a)
 			}
 		})
@@ -261,7 +262,7 @@ func TestAdminLogin(t *testing.T) {
 func TestAdminLoginTiming(t *testing.T) {
 	s, _, _ := testService(t, Config{Password: PasswordParams{Memory: 8 * 1024, Time: 2, Threads: 1}})
 	ctx := context.Background()
-	if _, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleAdmin); err != nil {
+	if _, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleDeveloper); err != nil {
 		t.Fatal(err)
 	}
 	fastest := func(email string) time.Duration {
@@ -287,7 +288,7 @@ func TestAdminLoginUpgradesHash(t *testing.T) {
 	t.Parallel()
 	old, db, clock := testService(t, Config{})
 	ctx := context.Background()
-	a, err := old.CreateAdmin(ctx, "ops@example.com", testPassword, RoleAdmin)
+	a, err := old.CreateAdmin(ctx, "ops@example.com", testPassword, RoleDeveloper)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +317,7 @@ func TestAdminLoginMalformedStoredHash(t *testing.T) {
 	t.Parallel()
 	s, db, _ := testService(t, Config{})
 	ctx := context.Background()
-	a, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleAdmin)
+	a, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleDeveloper)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,5 +328,142 @@ func TestAdminLoginMalformedStoredHash(t *testing.T) {
 	}
 	if _, err := s.AdminLogin(ctx, "ops@example.com", testPassword); err != ErrBadCredentials {
 		t.Fatalf("login with a corrupt hash = %v, want ErrBadCredentials", err)
+	}
+}
+
+func TestLegacyAdminRoleReadsAsDeveloper(t *testing.T) {
+	t.Parallel()
+	s, db, _ := testService(t, Config{})
+	ctx := context.Background()
+	a, err := s.CreateAdmin(ctx, "old@example.com", testPassword, RoleDeveloper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An admin stored before the developer and viewer roles existed.
+	d, err := db.Collection(collAdmins).Get(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Collection(collAdmins).Update(ctx, a.ID, store.DocVersion(d), store.Update{Set: map[string]any{fieldRole: "admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetAdmin(ctx, a.ID)
+	if err != nil || got.Role != RoleDeveloper {
+		t.Fatalf("GetAdmin = %+v, %v; want role developer", got, err)
+	}
+	tok, err := s.AdminLogin(ctx, "old@example.com", testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := s.VerifyAdminToken(ctx, tok)
+	if err != nil || claims.Role != RoleDeveloper {
+		t.Fatalf("VerifyAdminToken = %+v, %v", claims, err)
+	}
+	if _, err := s.CreateAdmin(ctx, "new@example.com", testPassword, "admin"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("the legacy role can still be given: %v", err)
+	}
+	if _, err := s.SetAdminRole(ctx, a.ID, "admin"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("SetAdminRole(admin) = %v, want ErrInvalid", err)
+	}
+}
+
+func TestAdminAccounts(t *testing.T) {
+	t.Parallel()
+	s, _, clock := testService(t, Config{})
+	ctx := context.Background()
+	owner, err := s.CreateAdmin(ctx, "owner@example.com", testPassword, RoleOwner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	dev, err := s.CreateAdmin(ctx, "dev@example.com", testPassword, RoleDeveloper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListAdmins(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != owner.ID || list[1].ID != dev.ID {
+		t.Fatalf("ListAdmins = %+v, %v", list, err)
+	}
+
+	// The only owner can be neither demoted nor deleted.
+	if _, err := s.SetAdminRole(ctx, owner.ID, RoleDeveloper); !errors.Is(err, ErrLastOwner) {
+		t.Fatalf("demote the last owner: %v", err)
+	}
+	if err := s.DeleteAdmin(ctx, owner.ID); !errors.Is(err, ErrLastOwner) {
+		t.Fatalf("delete the last owner: %v", err)
+	}
+	if got, _ := s.GetAdmin(ctx, owner.ID); got.Role != RoleOwner {
+		t.Fatalf("refused demotion changed the owner: %+v", got)
+	}
+
+	// With a second owner the first can go.
+	if got, err := s.SetAdminRole(ctx, dev.ID, RoleOwner); err != nil || got.Role != RoleOwner {
+		t.Fatalf("promote: %+v, %v", got, err)
+	}
+	if got, err := s.SetAdminRole(ctx, owner.ID, RoleViewer); err != nil || got.Role != RoleViewer {
+		t.Fatalf("demote with another owner: %+v, %v", got, err)
+	}
+	if got, err := s.SetAdminRole(ctx, owner.ID, RoleViewer); err != nil || got.Role != RoleViewer {
+		t.Fatalf("same role again: %+v, %v", got, err)
+	}
+	if err := s.DeleteAdmin(ctx, dev.ID); !errors.Is(err, ErrLastOwner) {
+		t.Fatalf("delete the now last owner: %v", err)
+	}
+	if err := s.DeleteAdmin(ctx, owner.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetAdmin(ctx, owner.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted admin: %v", err)
+	}
+
+	for _, id := range []string{"", "nope", strings.Repeat("x", 100), "../x", owner.ID} {
+		if _, err := s.SetAdminRole(ctx, id, RoleViewer); !errors.Is(err, ErrNotFound) {
+			t.Errorf("SetAdminRole(%q) = %v, want ErrNotFound", id, err)
+		}
+		if err := s.DeleteAdmin(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("DeleteAdmin(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := s.SetAdminRole(ctx, dev.ID, "root"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad role: %v", err)
+	}
+}
+
+// TestConcurrentOwnerDemotionsKeepAnOwner demotes one and deletes the
+// other of two owners at once, again and again: whoever wins, an owner
+// always remains.
+func TestConcurrentOwnerDemotionsKeepAnOwner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for round := range 10 {
+		s, _, _ := testService(t, Config{})
+		var ids [2]string
+		for i := range ids {
+			a, err := s.CreateAdmin(ctx, fmt.Sprintf("o%d@example.com", i), testPassword, RoleOwner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = a.ID
+		}
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				if i == 0 {
+					_, err = s.SetAdminRole(ctx, id, RoleViewer)
+				} else {
+					err = s.DeleteAdmin(ctx, id)
+				}
+				if err != nil && !errors.Is(err, ErrLastOwner) {
+					t.Errorf("round %d: %v", round, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n, err := s.countOwners(ctx); err != nil || n < 1 {
+			t.Fatalf("round %d: %d owners left, %v", round, n, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
@@ -77,9 +78,12 @@ func newAdminTokenParser(now func() time.Time) *jwt.Parser {
 }
 
 // VerifyAdminToken checks an admin token from AdminLogin: signature,
-// algorithm, issuer, audience and expiry. Anything wrong is
-// ErrUnauthorized. The check is stateless: a token stays valid until it
-// expires.
+// algorithm, issuer, audience and expiry, and then that the admin still
+// exists. Anything wrong, a deleted admin included, is ErrUnauthorized.
+// The claims carry the admin's current email and role, read from the
+// store on every call, so that a deletion or a role change takes effect
+// on the next request on every node (admin traffic is light; one read by
+// id per request is cheap).
 func (s *Service) VerifyAdminToken(ctx context.Context, token string) (AdminClaims, error) {
 	if token == "" || len(token) > maxTokenLen {
 		return AdminClaims{}, fmt.Errorf("%w: admin token missing or too long", ErrUnauthorized)
@@ -91,13 +95,24 @@ func (s *Service) VerifyAdminToken(ctx context.Context, token string) (AdminClai
 	if err != nil {
 		return AdminClaims{}, fmt.Errorf("%w: admin token: %w", ErrUnauthorized, err)
 	}
-	if claims.Subject == "" || claims.ExpiresAt == nil || !ValidRole(claims.Role) {
+	if claims.Subject == "" || claims.ExpiresAt == nil || !ValidRole(canonicalRole(claims.Role)) {
 		return AdminClaims{}, fmt.Errorf("%w: admin token lacks subject or role", ErrUnauthorized)
 	}
+	a, err := s.GetAdmin(ctx, claims.Subject)
+	if errors.Is(err, ErrNotFound) {
+		return AdminClaims{}, fmt.Errorf("%w: the admin of this token no longer exists", ErrUnauthorized)
+	}
+	if err != nil {
+		return AdminClaims{}, fmt.Errorf("verify admin token: %w", err)
+	}
+	if !ValidRole(a.Role) {
+		s.log.ErrorContext(ctx, "admin has an unknown role; their tokens are refused", "admin", a.ID)
+		return AdminClaims{}, fmt.Errorf("%w: the admin of this token has no valid role", ErrUnauthorized)
+	}
 	return AdminClaims{
-		AdminID:   claims.Subject,
-		Email:     claims.Email,
-		Role:      claims.Role,
+		AdminID:   a.ID,
+		Email:     a.Email,
+		Role:      a.Role,
 		ExpiresAt: claims.ExpiresAt.Time.UTC(),
 	}, nil
 }

@@ -17,7 +17,7 @@ func TestAdminToken(t *testing.T) {
 	t.Parallel()
 	s, _, clock := testService(t, Config{AdminTokenTTL: 30 * time.Minute})
 	ctx := context.Background()
-	a, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleAdmin)
+	a, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleDeveloper)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestAdminToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if parsed.Header["alg"] != "HS256" || raw.Subject != a.ID || raw.Email != a.Email || raw.Role != RoleAdmin ||
+	if parsed.Header["alg"] != "HS256" || raw.Subject != a.ID || raw.Email != a.Email || raw.Role != RoleDeveloper ||
 		raw.Issuer != "skybridge" || len(raw.Audience) != 1 || raw.Audience[0] != "skybridge-admin" ||
 		raw.IssuedAt == nil || raw.ID == "" {
 		t.Fatalf("token header %v, claims %+v", parsed.Header, raw)
@@ -45,7 +45,7 @@ func TestAdminToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := AdminClaims{AdminID: a.ID, Email: a.Email, Role: RoleAdmin, ExpiresAt: clock.Now().Add(30 * time.Minute)}
+	want := AdminClaims{AdminID: a.ID, Email: a.Email, Role: RoleDeveloper, ExpiresAt: clock.Now().Add(30 * time.Minute)}
 	if claims.AdminID != want.AdminID || claims.Email != want.Email || claims.Role != want.Role ||
 		!claims.ExpiresAt.Equal(want.ExpiresAt) || claims.ExpiresAt.Location() != time.UTC {
 		t.Fatalf("claims %+v, want %+v", claims, want)
@@ -147,5 +147,37 @@ func TestAdminTokenRejected(t *testing.T) {
 				t.Fatalf("VerifyAdminToken = %+v, %v; want ErrUnauthorized", got, err)
 			}
 		})
+	}
+}
+
+// TestAdminTokenFollowsTheStore: a role change shows in the next
+// verification, and a deleted admin's token is refused.
+func TestAdminTokenFollowsTheStore(t *testing.T) {
+	t.Parallel()
+	s, _, _ := testService(t, Config{})
+	ctx := context.Background()
+	if _, err := s.CreateAdmin(ctx, "owner@example.com", testPassword, RoleOwner); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleDeveloper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.AdminLogin(ctx, a.Email, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetAdminRole(ctx, a.ID, RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := s.VerifyAdminToken(ctx, tok)
+	if err != nil || claims.Role != RoleViewer {
+		t.Fatalf("after demotion: %+v, %v", claims, err)
+	}
+	if err := s.DeleteAdmin(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.VerifyAdminToken(ctx, tok); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("deleted admin's token: %+v, %v", got, err)
 	}
 }

@@ -46,6 +46,9 @@ var (
 	// ErrUnauthorized: a token or key that is malformed, unknown, expired
 	// or forged.
 	ErrUnauthorized = errors.New("auth: unauthorized")
+	// ErrOIDCProvider: an OpenID provider could not be reached or gave an
+	// answer that is not the protocol (discovery, token endpoint).
+	ErrOIDCProvider = errors.New("auth: OpenID provider failed")
 )
 
 // Collections of the system database that this package owns.
@@ -86,6 +89,9 @@ type Config struct {
 	// Logger receives errors that cannot be returned. Default:
 	// slog.Default().
 	Logger *slog.Logger
+	// Mailer sends verification and password reset mails (usermail.go).
+	// Default: a mail.Sender with its defaults.
+	Mailer Mailer
 }
 
 // Defaults of Config.
@@ -147,6 +153,10 @@ type Service struct {
 	appKeys    *keyCache[resolvedKey]
 	serverKeys *keyCache[serverHashes]
 	lookups    singleflight.Group
+
+	oidc oidcCache // discovered OpenID providers (oidccache.go)
+
+	mailJobs mailJobs // background password reset mails (usermailtoken.go)
 }
 
 // NewService returns a Service over the system database sys, signing admin
@@ -187,6 +197,13 @@ func SystemIndexes() map[string][]store.Index {
 			{Name: "environments_app", Fields: []string{"appId"}},
 			{Name: "environments_appkey_u", Fields: []string{"appKey"}, Unique: true},
 			{Name: "environments_appkeyprev_u", Fields: []string{"appKeyPrev"}, Unique: true},
+		},
+		collDeployTokens: {
+			{Name: "deploytokens_hash_u", Fields: []string{"hash"}, Unique: true},
+			{Name: "deploytokens_app_env", Fields: []string{"appId", "env", "createdAt"}},
+		},
+		collOIDCProviders: {
+			{Name: "oidcproviders_app_env", Fields: []string{"appId", "env", "name"}},
 		},
 	}
 }

@@ -17,7 +17,7 @@ func BenchmarkAdminLogin(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			s, _, _ := testService(b, Config{Password: DefaultPasswordParams})
 			ctx := context.Background()
-			if _, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleAdmin); err != nil {
+			if _, err := s.CreateAdmin(ctx, "ops@example.com", testPassword, RoleDeveloper); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()

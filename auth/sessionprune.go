@@ -38,11 +38,14 @@ type PruneStats struct {
 	Sessions int
 	// RefreshTokens removed: expired, or of a removed session.
 	RefreshTokens int
+	// MailTokens removed: verification and reset tokens past expiry.
+	MailTokens int
 }
 
 // PruneSessions removes, from the user pool in db, what can no longer
 // sign anybody in: sessions that were revoked or expired, with their
-// refresh tokens, and expired refresh tokens of live sessions. A spent
+// refresh tokens, expired refresh tokens of live sessions, and expired
+// verification and reset tokens. A spent
 // token is kept until it expires, so that its reuse still revokes its
 // session. Access tokens of a removed session are refused like those of a
 // revoked one (unknown session). Run it periodically; it is idempotent
@@ -81,10 +84,16 @@ func (s *Service) PruneSessions(ctx context.Context, db store.DB) (PruneStats, e
 			break
 		}
 	}
-	n, err := deleteCounting(ctx, tokens, store.Compare{Path: fieldExpiresAt, Op: store.OpLt, Value: now})
+	expired := store.Compare{Path: fieldExpiresAt, Op: store.OpLt, Value: now}
+	n, err := deleteCounting(ctx, tokens, expired)
 	st.RefreshTokens += n
 	if err != nil {
 		return st, fmt.Errorf("prune refresh tokens: %w", err)
+	}
+	n, err = deleteCounting(ctx, db.Collection(collUserTokens), expired)
+	st.MailTokens = n
+	if err != nil {
+		return st, fmt.Errorf("prune mail tokens: %w", err)
 	}
 	return st, nil
 }

@@ -87,6 +87,9 @@ func UserIndexes() map[string][]store.Index {
 			{Name: "refresh_family", Fields: []string{fieldFamilyID}},
 			{Name: "refresh_expires", Fields: []string{fieldExpiresAt}},
 		},
+		collUserTokens: {
+			{Name: "usertokens_expires", Fields: []string{fieldExpiresAt}},
+		},
 	}
 }
 

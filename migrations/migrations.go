@@ -54,6 +54,15 @@ func System() []Migration {
 				return store.EnsureIndexes(ctx, db, audit.Indexes())
 			},
 		},
+		{
+			// Indexes already there are no-ops: this adds what auth
+			// declared since 0001 (deploy tokens, OpenID providers).
+			ID:          "0003-auth-indexes",
+			Description: "indexes of deploy tokens and OpenID providers",
+			Up: func(ctx context.Context, db store.DB) error {
+				return store.EnsureIndexes(ctx, db, authIndexes())
+			},
+		},
 	}
 }
 

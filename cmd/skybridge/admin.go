@@ -61,18 +61,21 @@ func cmdMigrate(ctx context.Context, env cmdEnv, args []string) error {
 
 func cmdAdmin(ctx context.Context, env cmdEnv, args []string) error {
 	if len(args) == 0 || args[0] != "create" {
-		return fmt.Errorf("%w: admin create --email E --password P [--role owner|admin]", errUsage)
+		return fmt.Errorf("%w: admin create --email E --password P [--role owner|developer|viewer]", errUsage)
 	}
 	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
 	email := fs.String("email", "", "the admin's email (required)")
 	password := fs.String("password", "", "the admin's password, at least 12 characters (required)")
-	role := fs.String("role", "", "owner or admin (default: owner for the first admin, else admin)")
+	role := fs.String("role", "", "owner, developer or viewer (default: owner for the first admin, else developer)")
 	cfg, log, err := setup(fs, env, args[1:])
 	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(*email) == "" || *password == "" {
 		return fmt.Errorf("%w: --email and --password are required", errUsage)
+	}
+	if *role != "" && !auth.ValidRole(*role) {
+		return fmt.Errorf("%w: --role must be %s, %s or %s", errUsage, auth.RoleOwner, auth.RoleDeveloper, auth.RoleViewer)
 	}
 	kr, err := server.OpenKeyring(cfg, log)
 	if err != nil {
@@ -84,7 +87,7 @@ func cmdAdmin(ctx context.Context, env cmdEnv, args []string) error {
 	}
 	defer p.Close()
 	svc := auth.NewService(sys, kr, auth.Config{Logger: log})
-	if *role == "" || *role == "owner" {
+	if *role == "" || *role == auth.RoleOwner {
 		created, err := svc.BootstrapAdmin(ctx, *email, *password)
 		if err != nil {
 			return err
@@ -94,7 +97,7 @@ func cmdAdmin(ctx context.Context, env cmdEnv, args []string) error {
 			return nil
 		}
 		if *role == "" {
-			*role = "admin"
+			*role = auth.RoleDeveloper
 		}
 	}
 	a, err := svc.CreateAdmin(ctx, *email, *password, *role)

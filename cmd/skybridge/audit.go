@@ -33,7 +33,11 @@ func cmdAudit(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	defer p.Close()
-	svc, err := audit.NewService(sys, audit.Config{Key: kr.Derive(audit.KeyPurpose), Logger: log})
+	key, err := server.AuditKey(cfg, kr)
+	if err != nil {
+		return err
+	}
+	svc, err := audit.NewService(sys, audit.Config{Key: key, Logger: log})
 	if err != nil {
 		return err
 	}

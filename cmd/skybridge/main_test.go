@@ -207,7 +207,9 @@ func TestMigrateAndAdminCreate(t *testing.T) {
 		want string
 	}{
 		{[]string{"admin", "create", "--email", "owner@example.com", "--password", "long-enough-pass"}, 0, "created owner"},
-		{[]string{"admin", "create", "--email", "ops@example.com", "--password", "long-enough-pass"}, 0, "created admin"},
+		{[]string{"admin", "create", "--email", "ops@example.com", "--password", "long-enough-pass"}, 0, "created developer"},
+		{[]string{"admin", "create", "--email", "view@example.com", "--password", "long-enough-pass", "--role", "viewer"}, 0, "created viewer"},
+		{[]string{"admin", "create", "--email", "root@example.com", "--password", "long-enough-pass", "--role", "admin"}, 2, "--role must be"},
 		{[]string{"admin", "create", "--email", "OPS@example.com", "--password", "long-enough-pass"}, 1, "already exists"},
 		{[]string{"admin", "create", "--email", "short@example.com", "--password", "short"}, 1, "12"},
 		{[]string{"admin", "create", "--email", "x@example.com"}, 2, "required"},

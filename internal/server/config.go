@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/skybridgehq/skybridge/keyring"
+	"github.com/skybridgehq/skybridge/ratelimit"
 )
 
 // Config is the whole configuration of one Skybridge node. Every field has
@@ -32,7 +35,8 @@ type Config struct {
 	// MongoURI, when set, selects the MongoDB store instead of SQLite.
 	MongoURI string
 	// RedisURL, when set, selects the Redis cache instead of the in-process
-	// one.
+	// one, and keeps the /v1 rate limit budgets there, shared by every
+	// node, instead of in each process.
 	RedisURL string
 	// AdminEmail and AdminPassword create the first admin (an owner) when
 	// no admin exists yet.
@@ -57,6 +61,22 @@ type Config struct {
 	// CORSOrigins lists origins allowed to call the API from a browser;
 	// "*" allows any. Default: none.
 	CORSOrigins []string
+	// RateLimitEnv limits all /v1 traffic of one app environment,
+	// RateLimitClient that of one user (or, without an access token, one
+	// client address) in an environment; ratelimit.Off disables one.
+	// Environments may override both through the admin API. Defaults:
+	// 6000/1m and 600/1m (api.DefaultRateLimitEnv, DefaultRateLimitClient).
+	RateLimitEnv    ratelimit.Policy
+	RateLimitClient ratelimit.Policy
+	// AuditKey signs the audit trail's checkpoints: 32 bytes, base64 or
+	// hex. Default: derived from SecretKey.
+	AuditKey string
+	// AuditRetention is how long audit records are kept in environments
+	// that set no retention of their own (admin API). Default: 0, forever.
+	AuditRetention time.Duration
+	// MaintenanceInterval is how often a node prunes expired sessions and
+	// tokens and audit records past their retention. Default: 1h.
+	MaintenanceInterval time.Duration
 }
 
 // field describes one configuration key: its names, default and parser.
@@ -84,7 +104,7 @@ var fields = []field{
 		c.MongoURI = v
 		return nil
 	}},
-	{"redisURL", "SKYBRIDGE_REDIS_URL", "", "Redis URL; set → Redis cache instead of in-process", func(c *Config, v string) error {
+	{"redisURL", "SKYBRIDGE_REDIS_URL", "", "Redis URL; set → Redis cache and shared rate limits instead of in-process", func(c *Config, v string) error {
 		if v != "" {
 			u, err := url.Parse(v)
 			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
@@ -148,6 +168,53 @@ var fields = []field{
 		}
 		return nil
 	}},
+	{"rateLimitEnv", "SKYBRIDGE_RATE_LIMIT_ENV", "6000/1m", "/v1 requests per period of one app environment (e.g. 6000/1m, 100/1s burst 500), or off", func(c *Config, v string) error {
+		return setPolicy(&c.RateLimitEnv, v)
+	}},
+	{"rateLimitClient", "SKYBRIDGE_RATE_LIMIT_CLIENT", "600/1m", "/v1 requests per period of one user or client address in an environment, or off", func(c *Config, v string) error {
+		return setPolicy(&c.RateLimitClient, v)
+	}},
+	{"auditKey", "SKYBRIDGE_AUDIT_KEY", "", "key signing audit checkpoints, 32 bytes base64/hex (default: derived from the secret key)", func(c *Config, v string) error {
+		if v != "" {
+			if _, err := keyring.Parse(v); err != nil {
+				return err
+			}
+		}
+		c.AuditKey = v
+		return nil
+	}},
+	{"auditRetention", "SKYBRIDGE_AUDIT_RETENTION", "0", "how long audit records are kept where an environment sets no retention: 0 (forever), 90d, 2160h", func(c *Config, v string) error {
+		return setRetention(&c.AuditRetention, v)
+	}},
+	{"maintenanceInterval", "SKYBRIDGE_MAINTENANCE_INTERVAL", "1h", "how often expired sessions, tokens and audit records are pruned", func(c *Config, v string) error {
+		return setDuration(&c.MaintenanceInterval, v, time.Minute, 24*time.Hour)
+	}},
+}
+
+// setRetention parses a retention: "0" (forever), a whole number of days
+// ("90d") or a Go duration, up to ten years.
+func setRetention(dst *time.Duration, v string) error {
+	const max = 3650 * 24 * time.Hour
+	bad := errors.New("must be 0, a number of days such as 90d, or a duration such as 2160h, up to 3650d")
+	if v == "0" {
+		*dst = 0
+		return nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 || n > 3650 {
+			return bad
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil || d < time.Hour || d > max {
+			return bad
+		}
+	}
+	*dst = d
+	return nil
 }
 
 // ConfigError is a configuration value that cannot be used. It names the
@@ -310,6 +377,15 @@ func setDuration(dst *time.Duration, v string, lo, hi time.Duration) error {
 		return fmt.Errorf("must be a duration such as 30s, from %s to %s", lo, hi)
 	}
 	*dst = d
+	return nil
+}
+
+func setPolicy(dst *ratelimit.Policy, v string) error {
+	p, err := ratelimit.ParsePolicy(v)
+	if err != nil {
+		return errors.New("must be requests/period such as 600/1m (optionally followed by \"burst N\"), at most one per microsecond, period 1ms to 24h; or off")
+	}
+	*dst = p
 	return nil
 }
 

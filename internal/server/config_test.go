@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skybridgehq/skybridge/ratelimit"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -68,6 +70,10 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"bad duration", "", []string{"SKYBRIDGE_SHUTDOWN_GRACE=soon"}, "SKYBRIDGE_SHUTDOWN_GRACE"},
 		{"bad body", "", []string{"SKYBRIDGE_MAX_BODY_BYTES=12"}, "SKYBRIDGE_MAX_BODY_BYTES"},
 		{"bad cors", "", []string{"SKYBRIDGE_CORS_ORIGINS=ftp://x"}, "SKYBRIDGE_CORS_ORIGINS"},
+		{"bad env rate", "", []string{"SKYBRIDGE_RATE_LIMIT_ENV=lots"}, "SKYBRIDGE_RATE_LIMIT_ENV"},
+		{"zero client rate", "", []string{"SKYBRIDGE_RATE_LIMIT_CLIENT=0/1m"}, "SKYBRIDGE_RATE_LIMIT_CLIENT"},
+		{"bad rate period", "", []string{"SKYBRIDGE_RATE_LIMIT_CLIENT=600/fortnight"}, "SKYBRIDGE_RATE_LIMIT_CLIENT"},
+		{"bad yaml rate", "rateLimitEnv: 600\n", nil, "rateLimitEnv"},
 		{"unknown yaml", "httpAdr: :1\n", nil, "httpAdr"},
 		{"bad yaml value", "requestTimeout: forever\n", nil, "requestTimeout"},
 		{"yaml map value", "httpAddr: {a: 1}\n", nil, "httpAddr"},
@@ -122,4 +128,57 @@ func FuzzLoadConfigYAML(f *testing.F) {
 		c := DefaultConfig()
 		_ = applyYAML(&c, []byte(s), "fuzz.yaml")
 	})
+}
+
+func TestLoadConfigRateLimits(t *testing.T) {
+	c := DefaultConfig()
+	if c.RateLimitEnv != (ratelimit.Policy{Limit: 6000, Period: time.Minute}) || c.RateLimitClient != (ratelimit.Policy{Limit: 600, Period: time.Minute}) {
+		t.Fatalf("default rate limits %v, %v", c.RateLimitEnv, c.RateLimitClient)
+	}
+	path := filepath.Join(t.TempDir(), "skybridge.yaml")
+	if err := os.WriteFile(path, []byte("rateLimitEnv: 30/1m\nrateLimitClient: off\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(path, true, []string{"SKYBRIDGE_RATE_LIMIT_ENV=100/1s burst 500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimitEnv != (ratelimit.Policy{Limit: 100, Period: time.Second, Burst: 500}) || !c.RateLimitClient.Disabled() {
+		t.Fatalf("rate limits %v, %v", c.RateLimitEnv, c.RateLimitClient)
+	}
+}
+
+func TestLoadConfigAuditAndMaintenance(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want func(Config) bool
+		err  string
+	}{
+		{map[string]string{}, func(c Config) bool {
+			return c.AuditRetention == 0 && c.MaintenanceInterval == time.Hour && c.AuditKey == ""
+		}, ""},
+		{map[string]string{"SKYBRIDGE_AUDIT_RETENTION": "90d"}, func(c Config) bool { return c.AuditRetention == 90*24*time.Hour }, ""},
+		{map[string]string{"SKYBRIDGE_AUDIT_RETENTION": "2160h"}, func(c Config) bool { return c.AuditRetention == 2160*time.Hour }, ""},
+		{map[string]string{"SKYBRIDGE_AUDIT_RETENTION": "0"}, func(c Config) bool { return c.AuditRetention == 0 }, ""},
+		{map[string]string{"SKYBRIDGE_AUDIT_RETENTION": "3651d"}, nil, "SKYBRIDGE_AUDIT_RETENTION"},
+		{map[string]string{"SKYBRIDGE_AUDIT_RETENTION": "5m"}, nil, "SKYBRIDGE_AUDIT_RETENTION"},
+		{map[string]string{"SKYBRIDGE_MAINTENANCE_INTERVAL": "10m"}, func(c Config) bool { return c.MaintenanceInterval == 10*time.Minute }, ""},
+		{map[string]string{"SKYBRIDGE_MAINTENANCE_INTERVAL": "1s"}, nil, "SKYBRIDGE_MAINTENANCE_INTERVAL"},
+		{map[string]string{"SKYBRIDGE_AUDIT_KEY": "not-a-key"}, nil, "SKYBRIDGE_AUDIT_KEY"},
+	} {
+		var environ []string
+		for k, v := range tt.env {
+			environ = append(environ, k+"="+v)
+		}
+		c, err := LoadConfig("", false, environ)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%v: error %v, want one naming %s", tt.env, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !tt.want(c) {
+			t.Errorf("%v: %+v %v", tt.env, c, err)
+		}
+	}
 }

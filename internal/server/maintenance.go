@@ -34,8 +34,8 @@ type MaintenanceReport struct {
 	Skipped bool
 	// Environments visited.
 	Environments int
-	// Sessions and RefreshTokens removed from the user pools.
-	Sessions, RefreshTokens int
+	// Sessions, RefreshTokens and MailTokens removed from the user pools.
+	Sessions, RefreshTokens, MailTokens int
 	// AuditRecords removed by retention.
 	AuditRecords int
 }
@@ -97,7 +97,7 @@ func (m *maintainer) start() {
 				m.log.Error("maintenance pass failed", "err", err)
 			} else if !rep.Skipped {
 				m.log.Info("maintenance pass", "environments", rep.Environments, "sessions", rep.Sessions,
-					"refreshTokens", rep.RefreshTokens, "auditRecords", rep.AuditRecords)
+					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "auditRecords", rep.AuditRecords)
 			}
 			t.Reset(m.interval)
 		}
@@ -142,6 +142,7 @@ func (m *maintainer) run(ctx context.Context) (MaintenanceReport, error) {
 			st, err := m.auth.PruneSessions(ctx, db)
 			rep.Sessions += st.Sessions
 			rep.RefreshTokens += st.RefreshTokens
+			rep.MailTokens += st.MailTokens
 			if err != nil {
 				errs = append(errs, fmt.Errorf("environment %s: %w", env.DB, err))
 			}

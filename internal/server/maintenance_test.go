@@ -9,6 +9,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/internal/testenv/testnode"
+	"github.com/skybridgehq/skybridge/store"
 )
 
 // TestMaintenancePrunes: a maintenance pass removes revoked sessions and
@@ -77,7 +78,9 @@ func TestMaintenancePrunes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Skipped || rep.AuditRecords != 3 || rep.Sessions != 1 || rep.RefreshTokens != 1 || rep.Environments != 3 {
+			// The shared FerretDB holds other tests' apps too: their
+			// environments and revoked sessions count in the report.
+			if rep.Skipped || rep.AuditRecords != 3 || rep.Sessions < 1 || rep.RefreshTokens < 1 || rep.Environments < 3 {
 				t.Fatalf("maintenance report %+v", rep)
 			}
 			chain := audit.ChainOf(app.ID, "dev")
@@ -90,7 +93,14 @@ func TestMaintenancePrunes(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Fatalf("login after maintenance %d %s", resp.StatusCode, body)
 			}
-			if rep, err := s.Node.Maintain(ctx); err != nil || rep.AuditRecords != 0 || rep.Sessions != 0 {
+			db, err := s.Node.Store.DB(ctx, store.EnvDBName(app.ID, "dev"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := db.Collection("sessions").Count(ctx, nil); err != nil || n != 2 { // stay's two; leave's is gone
+				t.Fatalf("%d sessions left (%v), want 2", n, err)
+			}
+			if rep, err := s.Node.Maintain(ctx); err != nil || rep.AuditRecords != 0 {
 				t.Fatalf("second pass %+v %v", rep, err)
 			}
 		})

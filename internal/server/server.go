@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"github.com/skybridgehq/skybridge/api"
 
 	"github.com/skybridgehq/skybridge/audit"
@@ -25,6 +26,7 @@ import (
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/migrations"
+	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	"github.com/skybridgehq/skybridge/store/mongo"
 	"github.com/skybridgehq/skybridge/store/sqlite"
@@ -44,6 +46,10 @@ type Node struct {
 	Auth  *auth.Service
 	Audit *audit.Service
 	API   *api.API
+
+	// limiterRedis is the Redis client of the shared rate limits; nil
+	// when they live in process.
+	limiterRedis redis.UniversalClient
 
 	http     *http.Server
 	ln       net.Listener
@@ -85,6 +91,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if n.Cache, err = openCache(cfg); err != nil {
 		return nil, err
 	}
+	var limiter api.RateLimiter // nil: api.New keeps the budgets in process
+	if cfg.RedisURL != "" {
+		if n.limiterRedis, err = openRedis(cfg.RedisURL); err != nil {
+			return nil, err
+		}
+		limiter = ratelimit.NewRedis(n.limiterRedis, ratelimit.RedisConfig{})
+	}
 	sys, err := n.Store.DB(ctx, store.SystemDB)
 	if err != nil {
 		return nil, fmt.Errorf("open system database: %w", err)
@@ -113,12 +126,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		Help: "Audit records lost because the audit queue was full.",
 	})
 	reg.MustRegister(dropped)
+	auditKey, err := AuditKey(cfg, n.Keys)
+	if err != nil {
+		return nil, err
+	}
 	if !opts.DisableAudit {
 		n.Audit, err = audit.NewService(sys, audit.Config{
-			Sync:    cfg.AuditSync,
-			Key:     n.Keys.Derive(audit.KeyPurpose),
-			Logger:  log,
-			Dropped: dropped,
+			Sync:      cfg.AuditSync,
+			Key:       auditKey,
+			Retention: cfg.AuditRetention,
+			Logger:    log,
+			Dropped:   dropped,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("audit trail: %w", err)
@@ -132,19 +150,24 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		Store:    n.Store,
 		Logger:   log,
 		Version:  Version,
+		// With Redis the rate limit budgets are shared by every node; when
+		// Redis fails, requests pass unlimited (see api's rateLimit).
+		RateLimiter: limiter,
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
 		},
 	}, api.Config{
-		RequestTimeout: cfg.RequestTimeout,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		CORSOrigins:    cfg.CORSOrigins,
+		RequestTimeout:  cfg.RequestTimeout,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		CORSOrigins:     cfg.CORSOrigins,
+		RateLimitEnv:    cfg.RateLimitEnv,
+		RateLimitClient: cfg.RateLimitClient,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build the HTTP API: %w", err)
 	}
-	n.maint = newMaintainer(sys, n.Store, n.Auth, n.Audit, log, DefaultMaintenanceInterval)
+	n.maint = newMaintainer(sys, n.Store, n.Auth, n.Audit, log, cfg.MaintenanceInterval)
 	return n, nil
 }
 
@@ -179,6 +202,29 @@ func openCache(cfg Config) (cache.Cache, error) {
 		return nil, fmt.Errorf("SKYBRIDGE_REDIS_URL: %w", err)
 	}
 	return c, nil
+}
+
+// openRedis builds the client of the shared rate limits from
+// SKYBRIDGE_REDIS_URL. It does not dial.
+func openRedis(url string) (redis.UniversalClient, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("SKYBRIDGE_REDIS_URL: %w", err)
+	}
+	return redis.NewClient(opts), nil
+}
+
+// AuditKey is the key that signs audit checkpoints: derived from
+// SKYBRIDGE_AUDIT_KEY when set, else from the master key kr.
+func AuditKey(cfg Config, kr *keyring.Keyring) ([]byte, error) {
+	if cfg.AuditKey == "" {
+		return kr.Derive(audit.KeyPurpose), nil
+	}
+	k, err := keyring.Parse(cfg.AuditKey)
+	if err != nil {
+		return nil, fmt.Errorf("SKYBRIDGE_AUDIT_KEY: %w", err)
+	}
+	return k.Derive(audit.KeyPurpose), nil
 }
 
 // OpenKeyring reads SKYBRIDGE_SECRET_KEY, or with the SQLite default loads
@@ -252,6 +298,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if n.maint != nil {
 			n.maint.shutdown()
 		}
+		if n.Auth != nil {
+			// Password-reset mails still going out in the background.
+			mctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
+			if e := n.Auth.WaitMail(mctx); e != nil {
+				n.log.Warn("mails still in flight at shutdown", "err", e)
+			}
+			cancel()
+		}
 		n.closeClients()
 		n.log.Info("stopped")
 	})
@@ -269,6 +323,9 @@ func (n *Node) closeClients() {
 	}
 	if n.Cache != nil {
 		_ = n.Cache.Close()
+	}
+	if n.limiterRedis != nil {
+		_ = n.limiterRedis.Close()
 	}
 	if n.Store != nil {
 		_ = n.Store.Close()
