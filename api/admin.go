@@ -38,6 +38,9 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		a.bindOIDCAdmin(g, spec)
 		a.bindMailAdmin(g, spec)
 		a.bindRateLimitAdmin(g, spec)
+		if a.deps.Objects != nil {
+			a.bindCollectionsAdmin(g, spec)
+		}
 	})
 	describeAdmin(spec)
 	return adm

@@ -23,6 +23,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 )
@@ -63,6 +64,9 @@ type Deps struct {
 	Audit *audit.Service
 	// Version is reported in the OpenAPI document.
 	Version string
+	// Objects, when set, serves the object store: /v1/collections,
+	// /v1/batch, /v1/realtime and the admin collection settings.
+	Objects *objectstore.Service
 	// RateLimiter holds the /v1 rate limit budgets. Default: an
 	// in-process ratelimit.Memory (per node); a ratelimit.Redis shares
 	// them between nodes.
@@ -238,10 +242,19 @@ func (a *API) v1Router(spec *apiSpec) chi.Router {
 	a.bindOpenAPI(v1, spec)
 	// Browser legs of OpenID sign-in: no key header can ride a redirect.
 	a.bindOIDCBrowser(v1, spec)
+	if a.deps.Objects != nil {
+		// The WebSocket takes its key from a header, the query or the
+		// first message: browsers cannot set headers on an upgrade.
+		a.bindRealtime(v1, spec)
+	}
 	v1.Group(func(keyed chi.Router) {
 		keyed.Use(a.appKey)
 		a.keyed = keyed
 		a.bindUsers(keyed, spec) // first: it adds the user session middleware
+		if a.deps.Objects != nil {
+			a.bindObjects(keyed, spec)
+			a.bindBatch(keyed, spec)
+		}
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/migrations"
+	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	"github.com/skybridgehq/skybridge/store/mongo"
@@ -38,14 +39,15 @@ var Version = "dev"
 // Node is one running Skybridge process: its clients, services and
 // listeners. Build it with Open, then Start, then Shutdown.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	Store store.Provider
-	Cache cache.Cache
-	Keys  *keyring.Keyring
-	Auth  *auth.Service
-	Audit *audit.Service
-	API   *api.API
+	cfg     Config
+	log     *slog.Logger
+	Store   store.Provider
+	Cache   cache.Cache
+	Keys    *keyring.Keyring
+	Auth    *auth.Service
+	Audit   *audit.Service
+	Objects *objectstore.Service
+	API     *api.API
 
 	// limiterRedis is the Redis client of the shared rate limits; nil
 	// when they live in process.
@@ -143,7 +145,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		}
 		n.Audit.Start()
 	}
+	n.Objects = objectstore.NewService(n.Store, objectstore.Config{Logger: log})
 	n.API, err = api.New(api.Deps{
+		Objects:  n.Objects,
 		Auth:     n.Auth,
 		Audit:    n.Audit, // nil when disabled
 		Registry: reg,
