@@ -15,6 +15,7 @@ import (
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
 	"github.com/skybridgehq/skybridge/keyring"
+	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/store"
 )
 
@@ -74,7 +75,7 @@ func newTestEnv(t testing.TB, opts envOptions) *testEnv {
 		checks = opts.checks(p)
 	}
 	reg := prometheus.NewRegistry()
-	a, err := New(Deps{Auth: svc, Store: p, Checks: checks, Logger: log, Registry: reg, Version: "test"}, opts.cfg)
+	a, err := New(Deps{Auth: svc, Store: p, Objects: objectstore.NewService(p, objectstore.Config{Logger: log}), Checks: checks, Logger: log, Registry: reg, Version: "test"}, opts.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

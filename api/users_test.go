@@ -19,6 +19,7 @@ import (
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
 	"github.com/skybridgehq/skybridge/keyring"
+	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/store"
 )
 
@@ -62,7 +63,7 @@ func newUserEnv(t *testing.T, p store.Provider, cfg Config) *userEnv {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	a, err := New(Deps{Auth: svc, Store: p, Logger: log, Registry: reg, Version: "test"}, cfg)
+	a, err := New(Deps{Auth: svc, Store: p, Objects: objectstore.NewService(p, objectstore.Config{Logger: log}), Logger: log, Registry: reg, Version: "test"}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
