@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/internal/testenv/oidcprovider"
 )
 
@@ -130,8 +131,13 @@ func testOIDCKeyRotation(t *testing.T, o *oidcEnv) {
 	if st, data := o.idToken(old, "n"); st != 200 {
 		t.Fatalf("before rotation: %d %s", st, data)
 	}
+	// Key sets are fetched again for an unknown kid at most once per
+	// auth.OIDCRefetchEvery: step the clock past it before each rotation.
+	defer o.skew.Store(0)
+	later := func() { o.skew.Add(int64(auth.OIDCRefetchEvery + time.Second)) }
 	// The provider rotates and drops the old key: a token under the new kid
 	// verifies (the key set is fetched again), the old key's no longer.
+	later()
 	o.op.RotateKey(false)
 	if st, data := o.idToken(mint(), "n"); st != 200 {
 		t.Errorf("after rotation: %d %s", st, data)
@@ -141,6 +147,7 @@ func testOIDCKeyRotation(t *testing.T, o *oidcEnv) {
 	}
 	// Rotating while keeping the old key: both verify.
 	prev := mint()
+	later()
 	o.op.RotateKey(true)
 	for name, tok := range map[string]string{"new": mint(), "kept": prev} {
 		if st, data := o.idToken(tok, "n"); st != 200 {
@@ -149,4 +156,23 @@ func testOIDCKeyRotation(t *testing.T, o *oidcEnv) {
 	}
 	// The browser flow signs with the current key too.
 	o.signInBrowser()
+
+	// A flood of tokens naming made-up key ids costs the provider one key
+	// set fetch per interval, not one per token.
+	later()
+	before := o.op.KeySetFetches()
+	for range 20 {
+		if st, _ := o.idToken(o.op.MintWithStrayKey(o.op.Claims(user)), "n"); st != 401 {
+			t.Fatalf("stray key: %d", st)
+		}
+	}
+	if n := o.op.KeySetFetches() - before; n != 1 {
+		t.Fatalf("%d key set fetches for 20 unknown key ids, want 1", n)
+	}
+	// A real rotation after the interval is seen again.
+	later()
+	o.op.RotateKey(false)
+	if st, data := o.idToken(mint(), "n"); st != 200 {
+		t.Fatalf("rotation after a flood: %d %s", st, data)
+	}
 }

@@ -120,11 +120,11 @@ func (s *Service) oidcProvider(ctx context.Context, cfg oidcConfig) (*oidcEntry,
 		if err != nil {
 			return nil, fmt.Errorf("%w: discovery of %s: %v", ErrOIDCProvider, cfg.Issuer, err)
 		}
-		e := &oidcEntry{
-			provider: p,
-			verifier: p.Verifier(&oidc.Config{ClientID: cfg.ClientID, Now: s.cfg.Now}),
-			fetched:  s.cfg.Now(),
+		v, err := newOIDCVerifier(p, cfg.Issuer, cfg.ClientID, c.client, s.cfg.Now)
+		if err != nil {
+			return nil, err
 		}
+		e := &oidcEntry{provider: p, verifier: v, fetched: s.cfg.Now()}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if len(c.entries) >= oidcCacheSize {

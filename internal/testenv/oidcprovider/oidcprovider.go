@@ -61,6 +61,7 @@ type Provider struct {
 	deny   string // when set, /authorize answers with this error
 	grants map[string]grant
 	tokens int // tokens issued at the token endpoint
+	jwksN  int // key set requests served
 }
 
 type signingKey struct {
@@ -143,6 +144,13 @@ func (p *Provider) TokensIssued() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.tokens
+}
+
+// KeySetFetches counts the requests the key set (JWKS) endpoint served.
+func (p *Provider) KeySetFetches() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.jwksN
 }
 
 // RotateKey makes a new signing key current and returns its kid. With
@@ -249,6 +257,7 @@ func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
 
 func (p *Provider) jwks(w http.ResponseWriter, _ *http.Request) {
 	p.mu.Lock()
+	p.jwksN++
 	set := jose.JSONWebKeySet{}
 	for _, k := range p.keys {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &k.key.PublicKey, KeyID: k.kid, Algorithm: "RS256", Use: "sig"})
