@@ -160,14 +160,15 @@ func testOIDCKeyRotation(t *testing.T, o *oidcEnv) {
 	// A flood of tokens naming made-up key ids costs the provider one key
 	// set fetch per interval, not one per token.
 	later()
-	before := o.op.KeySetFetches()
+	before, start := o.op.KeySetFetches(), time.Now()
 	for range 20 {
 		if st, _ := o.idToken(o.op.MintWithStrayKey(o.op.Claims(user)), "n"); st != 401 {
 			t.Fatalf("stray key: %d", st)
 		}
 	}
-	if n := o.op.KeySetFetches() - before; n != 1 {
-		t.Fatalf("%d key set fetches for 20 unknown key ids, want 1", n)
+	// One fetch, or one more per interval a slow run takes.
+	if n, most := o.op.KeySetFetches()-before, 1+int(time.Since(start)/auth.OIDCRefetchEvery); n < 1 || n > most {
+		t.Fatalf("%d key set fetches for 20 unknown key ids, want 1 to %d", n, most)
 	}
 	// A real rotation after the interval is seen again.
 	later()
