@@ -13,6 +13,7 @@ import (
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/mail"
+	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/store"
 )
 
@@ -136,6 +137,17 @@ var problemKinds = []struct {
 	{mail.ErrDelivery, problemKind{http.StatusBadGateway, "mail-delivery-failed", "Mail Delivery Failed"}},
 	{auth.ErrOIDCProvider, problemKind{http.StatusBadGateway, "provider-failed", "Identity Provider Failed"}},
 	{audit.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+
+	{objectstore.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
+	{objectstore.ErrForbidden, problemKind{http.StatusForbidden, "forbidden", "Forbidden"}},
+	{objectstore.ErrSchema, problemKind{http.StatusBadRequest, "schema-violation", "Schema Violation"}},
+	{objectstore.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+	{objectstore.ErrConflict, problemKind{http.StatusConflict, "conflict", "Conflict"}},
+	{objectstore.ErrPreconditionFailed, problemKind{http.StatusPreconditionFailed, "precondition-failed", "Precondition Failed"}},
+	{objectstore.ErrTooLarge, problemKind{http.StatusRequestEntityTooLarge, "object-too-large", "Object Too Large"}},
+	{objectstore.ErrCollectionNotFound, problemKind{http.StatusForbidden, "collection-creation-refused", "Collection Creation Refused"}},
+	{objectstore.ErrIdempotencyMismatch, problemKind{http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency Key Reused"}},
+	{objectstore.ErrIdempotencyInProgress, problemKind{http.StatusConflict, "idempotency-key-in-progress", "Request In Progress"}},
 
 	{store.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
 	{store.ErrDuplicate, problemKind{http.StatusConflict, "duplicate", "Duplicate"}},

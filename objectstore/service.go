@@ -121,6 +121,9 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	settings settingsCache
+	// envSettings caches EnvSettings (envsettings.go); its zero value is
+	// ready.
+	envSettings envSettingsCache
 }
 
 // NewService returns a Service over the store provider p, which opens the
