@@ -23,6 +23,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/events"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
@@ -67,6 +68,9 @@ type Deps struct {
 	// Objects, when set, serves the object store: /v1/collections,
 	// /v1/batch, /v1/realtime and the admin collection settings.
 	Objects *objectstore.Service
+	// Events, when set with Objects, serves GET /v1/realtime: the bus the
+	// object store's writes are published on (objectstore.Config.OnChange).
+	Events *events.Bus
 	// RateLimiter holds the /v1 rate limit budgets. Default: an
 	// in-process ratelimit.Memory (per node); a ratelimit.Redis shares
 	// them between nodes.

@@ -89,6 +89,7 @@ func (s *Service) List(ctx context.Context, env Env, p Principal, col string, q 
 		return Page{}, fmt.Errorf("list %q: %w", col, err)
 	}
 	f := andFilters(notDeleted, rf, q.Filter)
+	s.ensureSortIndex(ctx, db, col, q.Sort)
 	c := objects(db, col)
 	res, err := c.Find(ctx, store.Query{Filter: f, Sort: q.Sort, Limit: q.Limit, Cursor: q.Cursor})
 	if err != nil {

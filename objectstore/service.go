@@ -124,6 +124,8 @@ type Service struct {
 	// envSettings caches EnvSettings (envsettings.go); its zero value is
 	// ready.
 	envSettings envSettingsCache
+	// autoIdx remembers the sort indexes List made sure of (autoindex.go).
+	autoIdx autoIndexes
 }
 
 // NewService returns a Service over the store provider p, which opens the

@@ -24,6 +24,7 @@ import (
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
+	"github.com/skybridgehq/skybridge/events"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/migrations"
 	"github.com/skybridgehq/skybridge/objectstore"
@@ -47,11 +48,17 @@ type Node struct {
 	Auth    *auth.Service
 	Audit   *audit.Service
 	Objects *objectstore.Service
-	API     *api.API
+	// Events carries object changes to realtime subscribers, across nodes
+	// through Redis when SKYBRIDGE_REDIS_URL is set.
+	Events *events.Bus
+	API    *api.API
 
 	// limiterRedis is the Redis client of the shared rate limits; nil
 	// when they live in process.
 	limiterRedis redis.UniversalClient
+	// eventsRedis is the Redis client of the events fan-out (pub/sub
+	// holds a connection of its own); nil without Redis.
+	eventsRedis redis.UniversalClient
 
 	http     *http.Server
 	ln       net.Listener
@@ -145,9 +152,21 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		}
 		n.Audit.Start()
 	}
-	n.Objects = objectstore.NewService(n.Store, objectstore.Config{Logger: log})
+	eventsCfg := events.Config{Logger: log}
+	if cfg.RedisURL != "" {
+		if n.eventsRedis, err = openRedis(cfg.RedisURL); err != nil {
+			return nil, err
+		}
+		eventsCfg.Redis = n.eventsRedis
+	}
+	n.Events = events.New(eventsCfg)
+	if err := n.Events.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start the events fan-out over Redis (SKYBRIDGE_REDIS_URL): %w", err)
+	}
+	n.Objects = objectstore.NewService(n.Store, objectstore.Config{Logger: log, OnChange: n.Events.Publish})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
+		Events:   n.Events,
 		Auth:     n.Auth,
 		Audit:    n.Audit, // nil when disabled
 		Registry: reg,
@@ -317,6 +336,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) closeClients() {
+	if n.Events != nil {
+		// Ends the realtime connections (hijacked: the HTTP drain does
+		// not wait for them) and sends what is still queued for Redis.
+		_ = n.Events.Close()
+	}
+	if n.eventsRedis != nil {
+		_ = n.eventsRedis.Close()
+	}
 	if n.Audit != nil {
 		// Flush what the drained requests recorded before the store closes.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
