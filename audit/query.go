@@ -113,10 +113,10 @@ func ParseQuery(v url.Values) (Query, error) {
 	return q, nil
 }
 
-// querySort orders results newest first; the store breaks ties by _id.
-var querySort = []store.SortKey{{Path: "time", Desc: true}}
-
-func (q Query) filter() store.Filter {
+// segmentFilter selects the segments that may hold records q selects at
+// or after position after (nil: from the newest): the app environment,
+// and segments whose time range meets the query's.
+func (q Query) segmentFilter(after *queryKey) store.Filter {
 	var fs []store.Filter
 	eq := func(path, v string) {
 		if v != "" {
@@ -125,17 +125,14 @@ func (q Query) filter() store.Filter {
 	}
 	eq("app", q.App)
 	eq("env", q.Env)
-	eq("actor.kind", q.ActorKind)
-	eq("actor.id", q.ActorID)
-	eq("action", q.Action)
-	if q.Resource != "" {
-		fs = append(fs, store.Regex{Path: "resource", Pattern: resourcePattern(q.Resource)})
-	}
 	if !q.From.IsZero() {
-		fs = append(fs, store.Compare{Path: "time", Op: store.OpGte, Value: store.FormatTime(q.From)})
+		fs = append(fs, store.Compare{Path: "to", Op: store.OpGte, Value: store.FormatTime(q.From)})
 	}
 	if !q.To.IsZero() {
-		fs = append(fs, store.Compare{Path: "time", Op: store.OpLt, Value: store.FormatTime(q.To)})
+		fs = append(fs, store.Compare{Path: "from", Op: store.OpLt, Value: store.FormatTime(q.To)})
+	}
+	if after != nil {
+		fs = append(fs, store.Compare{Path: "from", Op: store.OpLte, Value: store.FormatTime(after.Time)})
 	}
 	if len(fs) == 0 {
 		return nil
@@ -143,38 +140,28 @@ func (q Query) filter() store.Filter {
 	return store.And{Filters: fs}
 }
 
-// resourcePattern matches a resource and everything under it.
-func resourcePattern(res string) string {
-	return "^" + regexp.QuoteMeta(res) + "(/|$)"
+// matches reports whether q selects r (the cursor aside).
+func (q Query) matches(r *Record) bool {
+	switch {
+	case q.App != "" && r.App != q.App,
+		q.Env != "" && r.Env != q.Env,
+		q.ActorKind != "" && r.Actor.Kind != q.ActorKind,
+		q.ActorID != "" && r.Actor.ID != q.ActorID,
+		q.Action != "" && r.Action != q.Action,
+		q.Resource != "" && r.Resource != q.Resource && !strings.HasPrefix(r.Resource, q.Resource+"/"),
+		!q.From.IsZero() && r.Time.Before(q.From),
+		!q.To.IsZero() && !r.Time.Before(q.To):
+		return false
+	}
+	return true
 }
 
-// Query returns one page of the records q selects, newest first.
-func (s *Service) Query(ctx context.Context, q Query) (Page, error) {
-	if q.Limit < 0 || q.Limit > MaxLimit {
-		return Page{}, fmt.Errorf("%w: limit %d (want 0 to %d)", ErrInvalid, q.Limit, MaxLimit)
-	}
-	if q.Limit == 0 {
-		q.Limit = DefaultLimit
-	}
-	if len(resourcePattern(q.Resource)) > store.MaxRegexLen {
-		return Page{}, fmt.Errorf("%w: resource is too long", ErrInvalid)
-	}
-	p, err := s.records.Find(ctx, store.Query{Filter: q.filter(), Sort: querySort, Limit: q.Limit, Cursor: q.Cursor})
-	if err != nil {
-		if store.IsInvalid(err) {
-			return Page{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
-		return Page{}, fmt.Errorf("audit: query: %w", err)
-	}
-	out := Page{Items: make([]Record, 0, len(p.Docs)), Cursor: p.Cursor}
-	for _, d := range p.Docs {
-		r, err := fromDoc(d)
-		if err != nil {
-			return Page{}, err
-		}
-		out.Items = append(out.Items, r)
-	}
-	return out, nil
+// resourcePattern matches a resource and everything under it, as
+// Query.matches does without a regex. Its length bounds the resource
+// parameter (the store bounds regexes alike), so that a query stays
+// expressible as a store filter.
+func resourcePattern(res string) string {
+	return "^" + regexp.QuoteMeta(res) + "(/|$)"
 }
 
 // Export writes every record q selects to w as NDJSON (one JSON record a

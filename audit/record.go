@@ -25,7 +25,7 @@
 // Config.CheckpointEvery and Config.CheckpointInterval, and Close writes a
 // checkpoint for every chain it appended to.
 //
-// Prune removes a chain's oldest records. It first writes a signed
+// Prune removes a chain's oldest segments. It first writes a signed
 // checkpoint for the newest record it removes; Verify then starts at the
 // oldest remaining record and accepts its prev only when a valid checkpoint
 // at n-1 carries that hash (the "pruned up to" anchor).
@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/skybridgehq/skybridge/store"
@@ -135,7 +136,11 @@ type canonical struct {
 
 // ComputeHash returns the hex SHA-256 of r's canonical encoding (every
 // field but Hash).
-func (r *Record) ComputeHash() string {
+func (r *Record) ComputeHash() string { return hashOf(r.canonicalJSON()) }
+
+// canonicalJSON is the encoding ComputeHash hashes; segments store records
+// in it too (see segment.go).
+func (r *Record) canonicalJSON() []byte {
 	b, _ := json.Marshal(canonical{
 		V: 1, Chain: r.Chain, N: r.N, Prev: r.Prev, Time: store.FormatTime(r.Time),
 		App: r.App, Env: r.Env, ActorKind: r.Actor.Kind, ActorID: r.Actor.ID,
@@ -143,8 +148,35 @@ func (r *Record) ComputeHash() string {
 		Method: r.Method, Route: r.Route, Resource: r.Resource, Action: r.Action,
 		Status: r.Status, LatencyMs: r.LatencyMs, RequestID: r.RequestID,
 	})
-	sum := sha256.Sum256(b)
+	return b
+}
+
+func hashOf(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:])
+}
+
+// recordFromCanonical decodes a canonical encoding (with hash, which it
+// does not hold). Unknown fields, another version or a malformed time are
+// ErrCorrupt.
+func recordFromCanonical(raw, hash string) (Record, error) {
+	var c canonical
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Record{}, fmt.Errorf("%w: stored record: %v", ErrCorrupt, err)
+	}
+	t, err := time.Parse(store.TimeFormat, c.Time)
+	if err != nil || c.V != 1 {
+		return Record{}, fmt.Errorf("%w: stored record %s: bad time or version", ErrCorrupt, recordID(c.Chain, c.N))
+	}
+	return Record{
+		Time: t, App: c.App, Env: c.Env, Actor: Actor{Kind: c.ActorKind, ID: c.ActorID},
+		AppVersion: c.AppVersion, UserAgent: c.UserAgent, IP: c.IP,
+		Method: c.Method, Route: c.Route, Resource: c.Resource, Action: c.Action,
+		Status: c.Status, LatencyMs: c.LatencyMs, RequestID: c.RequestID,
+		Chain: c.Chain, N: c.N, Prev: c.Prev, Hash: hash,
+	}, nil
 }
 
 // normalize brings a caller's record into its stored shape: UTC time at
@@ -163,34 +195,10 @@ func (r *Record) normalize(now time.Time) {
 	r.N, r.Prev, r.Hash = 0, "", ""
 }
 
-// recordID is the _id of position n of a chain. Zero padding keeps ids in
-// chain order.
+// recordID names position n of a chain; a segment's _id is the name of
+// its first position. Zero padding keeps ids in chain order.
 func recordID(chain string, n int64) string {
 	return fmt.Sprintf("%s:%020d", chain, n)
-}
-
-func (r *Record) toDoc() store.Doc {
-	return store.Doc{
-		store.FieldID: recordID(r.Chain, r.N),
-		"time":        store.FormatTime(r.Time),
-		"app":         r.App,
-		"env":         r.Env,
-		"actor":       map[string]any{"kind": r.Actor.Kind, "id": r.Actor.ID},
-		"appVersion":  r.AppVersion,
-		"userAgent":   r.UserAgent,
-		"ip":          r.IP,
-		"method":      r.Method,
-		"route":       r.Route,
-		"resource":    r.Resource,
-		"action":      r.Action,
-		"status":      int64(r.Status),
-		"latencyMs":   r.LatencyMs,
-		"requestId":   r.RequestID,
-		"chain":       r.Chain,
-		"n":           r.N,
-		"prev":        r.Prev,
-		"hash":        r.Hash,
-	}
 }
 
 // docReader pulls typed fields out of a stored document, remembering the
@@ -228,43 +236,4 @@ func (x *docReader) num(v any, field string) float64 {
 		x.bad = field
 	}
 	return 0
-}
-
-// fromDoc decodes a stored record. A field of the wrong type is an error
-// (Verify reports it as a broken record).
-func fromDoc(d store.Doc) (Record, error) {
-	x := &docReader{d: d}
-	var r Record
-	ts := x.str(d["time"], "time")
-	t, err := time.Parse(store.TimeFormat, ts)
-	if err != nil && x.bad == "" {
-		x.bad = "time"
-	}
-	r.Time = t
-	r.App = x.str(d["app"], "app")
-	r.Env = x.str(d["env"], "env")
-	if a, ok := d["actor"].(map[string]any); ok {
-		r.Actor.Kind = x.str(a["kind"], "actor.kind")
-		r.Actor.ID = x.str(a["id"], "actor.id")
-	} else if d["actor"] != nil && x.bad == "" {
-		x.bad = "actor"
-	}
-	r.AppVersion = x.str(d["appVersion"], "appVersion")
-	r.UserAgent = x.str(d["userAgent"], "userAgent")
-	r.IP = x.str(d["ip"], "ip")
-	r.Method = x.str(d["method"], "method")
-	r.Route = x.str(d["route"], "route")
-	r.Resource = x.str(d["resource"], "resource")
-	r.Action = x.str(d["action"], "action")
-	r.Status = int(x.num(d["status"], "status"))
-	r.LatencyMs = x.num(d["latencyMs"], "latencyMs")
-	r.RequestID = x.str(d["requestId"], "requestId")
-	r.Chain = x.str(d["chain"], "chain")
-	r.N = int64(x.num(d["n"], "n"))
-	r.Prev = x.str(d["prev"], "prev")
-	r.Hash = x.str(d["hash"], "hash")
-	if x.bad != "" {
-		return r, fmt.Errorf("%w: stored record %v: field %q has the wrong type", ErrCorrupt, d[store.FieldID], x.bad)
-	}
-	return r, nil
 }

@@ -13,11 +13,12 @@ func TestRetention(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := func() time.Time { return t0.Add(24*time.Hour + 5*time.Minute + time.Second) }
+	now := func() time.Time { return t0.Add(24*time.Hour + 5*time.Second + time.Second/2) }
 	for name, db := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			fillChain(t, db, "p1", 10, t0)
-			fillChain(t, db, "p2", 10, t0)
+			// Record i at t0 + i s; segments as listed.
+			fillSegments(t, db, "p1", t0, 5, 5)
+			fillSegments(t, db, "p2", t0, 2, 3, 5)
 			s := newService(t, db, Config{Sync: true})
 			s.now = now
 			if err := s.SetRetention(ctx, "p1/prod", 1); err != nil {
@@ -50,7 +51,7 @@ func TestRetention(t *testing.T) {
 
 			// A default retention covers chains without their own; clearing
 			// p1's setting puts it under the default too.
-			d := newService(t, db, Config{Sync: true, Retention: 24*time.Hour + 3*time.Minute})
+			d := newService(t, db, Config{Sync: true, Retention: 24*time.Hour + 3*time.Second})
 			d.now = now
 			if err := d.SetRetention(ctx, "p1/prod", 0); err != nil {
 				t.Fatal(err)

@@ -45,7 +45,8 @@ type Config struct {
 	// Record that finds the queue full is dropped and counted.
 	// Default: 10000.
 	QueueSize int
-	// BatchSize is the most records the writer stores in one round.
+	// BatchSize is the most records the writer stores in one round, and
+	// so the most records of one segment (one store document).
 	// Default: 256.
 	BatchSize int
 	// FlushInterval is how long the writer waits to fill a batch after the
@@ -160,14 +161,19 @@ func NewService(db store.DB, cfg Config) (*Service, error) {
 }
 
 // Indexes are the indexes the audit collections need, by collection name,
-// for the migrations package to create. The unique (chain, n) index backs
-// race-free position allocation.
+// for the migrations package to create. Records are stored in segments
+// (see segment.go): the unique (chain, n) index on a segment's first
+// position backs race-free position allocation and orders a chain's
+// segments; "to" (a segment's newest record time) orders queries. The
+// per-record time indexes of earlier versions (audit_time,
+// audit_app_env_time) are no longer declared; where they exist they index
+// nothing useful and may be dropped.
 func Indexes() map[string][]store.Index {
 	return map[string][]store.Index{
 		RecordsCollection: {
 			{Name: "audit_chain_n", Fields: []string{"chain", "n"}, Unique: true},
-			{Name: "audit_time", Fields: []string{"-time"}},
-			{Name: "audit_app_env_time", Fields: []string{"app", "env", "-time"}},
+			{Name: "audit_to", Fields: []string{"-to"}},
+			{Name: "audit_app_env_to", Fields: []string{"app", "env", "-to"}},
 		},
 		CheckpointsCollection: {
 			{Name: "audit_cp_chain_n", Fields: []string{"chain", "n", "pruned"}, Unique: true},

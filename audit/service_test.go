@@ -65,11 +65,12 @@ func sample(app, env string, i int) Record {
 	}
 }
 
+// countChain counts the records stored in chain's segments.
 func countChain(t *testing.T, db store.DB, chain string) int64 {
 	t.Helper()
-	n, err := db.Collection(RecordsCollection).Count(context.Background(), store.Compare{Path: "chain", Op: store.OpEq, Value: chain})
-	if err != nil {
-		t.Fatal(err)
+	var n int64
+	for _, sg := range segments(t, db, chain) {
+		n += int64(len(sg.records))
 	}
 	return n
 }
@@ -167,6 +168,10 @@ func TestAsyncBatchesAndFlushOnClose(t *testing.T) {
 			if rep.First != 1 || rep.Last != 25 || rep.Checkpoints != 1 {
 				t.Fatalf("report %+v", rep)
 			}
+			// One segment per batch.
+			if got := layout(segments(t, db, "a1/prod")); got != "1-10 11-20 21-25" {
+				t.Fatalf("segments %s", got)
+			}
 			if err := s.Record(context.Background(), sample("a1", "prod", 0)); !errors.Is(err, ErrClosed) {
 				t.Fatalf("record after close: %v", err)
 			}
@@ -205,11 +210,16 @@ func TestSyncModeWaitsForStore(t *testing.T) {
 				if err := s.Record(context.Background(), sample("", "", i)); err != nil {
 					t.Fatal(err)
 				}
+				// Each record is a batch, hence a segment, of its own.
 				d, err := db.Collection(RecordsCollection).Get(context.Background(), recordID(SystemChain, int64(i)))
 				if err != nil {
 					t.Fatalf("record %d not stored when Record returned: %v", i, err)
 				}
-				if r, _ := fromDoc(d); r.RequestID != fmt.Sprintf("req-%d", i) || r.Route == "" {
+				sg, err := segmentFromDoc(d)
+				if err != nil || len(sg.records) != 1 || sg.first != int64(i) || sg.last != int64(i) {
+					t.Fatalf("segment %+v %v", sg, err)
+				}
+				if r := sg.records[0]; r.RequestID != fmt.Sprintf("req-%d", i) || r.Route == "" || r.N != int64(i) {
 					t.Fatalf("stored %+v", r)
 				}
 			}

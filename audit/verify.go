@@ -10,8 +10,9 @@ import (
 
 // Kinds of Break.
 const (
-	// BreakMalformed: a stored record cannot be decoded, or its _id does
-	// not match its position.
+	// BreakMalformed: a stored segment or record cannot be decoded, or
+	// its _id, chain, positions, times or app environment do not match
+	// the records it holds.
 	BreakMalformed = "malformed"
 	// BreakEdited: a record's content no longer matches its hash.
 	BreakEdited = "edited"
@@ -31,8 +32,8 @@ const (
 type Break struct {
 	// N is the chain position where the break shows.
 	N int64 `json:"n"`
-	// ID is the stored _id of the record (or checkpoint) concerned, when
-	// there is one.
+	// ID is the stored _id of the segment holding the record concerned
+	// (or of the checkpoint), when there is one.
 	ID string `json:"id,omitempty"`
 	// Kind is one of the Break* constants.
 	Kind string `json:"kind"`
@@ -59,13 +60,17 @@ type VerifyReport struct {
 	Break *Break `json:"break,omitempty"`
 }
 
+// verifyPage is how many segments Verify reads at a time.
+const verifyPage = 16
+
 // Verify walks chain from its oldest record to its newest and reports the
-// first broken link: an edited record, a missing one, a broken prev link,
-// a start with no prune anchor, a record that contradicts a signed
-// checkpoint, a forged checkpoint, or a tail cut short of the newest
-// checkpoint. A chain being appended to concurrently verifies up to
-// wherever the walk ends; running Verify alongside Prune can report a
-// spurious break at the start.
+// first broken link: an edited record, a missing one (a deleted segment,
+// or a record taken out of one), a broken prev link, a start with no prune
+// anchor, a segment whose metadata contradicts its records, a record that
+// contradicts a signed checkpoint, a forged checkpoint, or a tail cut
+// short of the newest checkpoint. A chain being appended to concurrently
+// verifies up to wherever the walk ends; running Verify alongside Prune
+// can report a spurious break at the start.
 func (s *Service) Verify(ctx context.Context, chain string) (VerifyReport, error) {
 	rep := VerifyReport{Chain: chain}
 	cps, err := s.listCheckpoints(ctx, chain)
@@ -73,8 +78,7 @@ func (s *Service) Verify(ctx context.Context, chain string) (VerifyReport, error
 		return rep, err
 	}
 	rep.Checkpoints = len(cps)
-	signed := map[int64]Checkpoint{} // normal checkpoints by position
-	pruned := map[int64]Checkpoint{} // prune anchors by position
+	v := &verifier{chain: chain, rep: &rep, signed: map[int64]Checkpoint{}, pruned: map[int64]Checkpoint{}}
 	var newest *Checkpoint
 	for i, c := range cps {
 		if !s.validMAC(c) {
@@ -82,9 +86,9 @@ func (s *Service) Verify(ctx context.Context, chain string) (VerifyReport, error
 			return rep, nil
 		}
 		if c.Pruned {
-			pruned[c.N] = c
+			v.pruned[c.N] = c
 		} else {
-			signed[c.N] = c
+			v.signed[c.N] = c
 		}
 		if newest == nil || c.N >= newest.N {
 			newest = &cps[i]
@@ -94,48 +98,109 @@ func (s *Service) Verify(ctx context.Context, chain string) (VerifyReport, error
 	q := store.Query{
 		Filter: store.Compare{Path: "chain", Op: store.OpEq, Value: chain},
 		Sort:   []store.SortKey{{Path: "n"}},
-		Limit:  store.MaxLimit,
+		Limit:  verifyPage,
 	}
-	var prev *Record
 	for {
 		p, err := s.records.Find(ctx, q)
 		if err != nil {
 			return rep, fmt.Errorf("audit: verify chain %q: %w", chain, err)
 		}
 		for _, d := range p.Docs {
-			r, err := fromDoc(d)
-			id, _ := d[store.FieldID].(string)
-			if err == nil && id != recordID(chain, r.N) {
-				err = fmt.Errorf("_id %q does not match position %d", id, r.N)
-			}
-			if err != nil {
-				rep.Break = &Break{N: r.N, ID: id, Kind: BreakMalformed, Reason: err.Error()}
-				return rep, nil
-			}
-			if b := checkLink(prev, &r, pruned, signed); b != nil {
-				b.ID = id
+			sg, err := segmentFromDoc(d)
+			if b := v.segment(&sg, err); b != nil {
+				b.ID = sg.id
 				rep.Break = b
 				return rep, nil
 			}
-			if rep.Records == 0 {
-				rep.First = r.N
-			}
-			rep.Records++
-			rep.Last, rep.Head = r.N, r.Hash
-			prev = &r
 		}
 		if p.Cursor == "" {
 			break
 		}
 		q.Cursor = p.Cursor
 	}
-	if newest != nil && newest.N > rep.Last && !(rep.Records == 0 && pruned[newest.N].MAC != "") {
+	if newest != nil && newest.N > rep.Last && !(rep.Records == 0 && v.pruned[newest.N].MAC != "") {
 		rep.Break = &Break{N: rep.Last + 1, Kind: BreakTruncated,
 			Reason: fmt.Sprintf("chain ends at n=%d but a checkpoint signs n=%d: newer records were deleted", rep.Last, newest.N)}
 		return rep, nil
 	}
 	rep.OK = true
 	return rep, nil
+}
+
+// verifier carries Verify's walk from one segment to the next.
+type verifier struct {
+	chain          string
+	rep            *VerifyReport
+	prev           *Record // the last record checked
+	signed, pruned map[int64]Checkpoint
+}
+
+// segment checks one segment (decoded with error err) after the previous
+// ones: its metadata, then each record. A record missing from its segment
+// shows as missing at its position, like a deleted segment does.
+func (v *verifier) segment(sg *segment, err error) *Break {
+	malformed := func(n int64, format string, args ...any) *Break {
+		return &Break{N: n, Kind: BreakMalformed, Reason: fmt.Sprintf(format, args...)}
+	}
+	missing := func(from, to int64) *Break {
+		return &Break{N: from, Kind: BreakMissing, Reason: fmt.Sprintf("records %d..%d are missing", from, to)}
+	}
+	switch {
+	case err != nil:
+		return malformed(sg.first, "%v", err)
+	case sg.chain != v.chain:
+		return malformed(sg.first, "segment of chain %q stored as chain %q", sg.chain, v.chain)
+	case sg.id != recordID(v.chain, sg.first):
+		return malformed(sg.first, "_id %q does not match first position %d", sg.id, sg.first)
+	case sg.last < sg.first:
+		return malformed(sg.first, "segment ends (n=%d) before it starts", sg.last)
+	case v.prev != nil && sg.first > v.prev.N+1:
+		return missing(v.prev.N+1, sg.first-1)
+	case v.prev != nil && sg.first <= v.prev.N:
+		return malformed(sg.first, "segment overlaps the previous one (n=%d)", v.prev.N)
+	}
+	var from, to time.Time // of the records
+	for i := range sg.records {
+		r := &sg.records[i]
+		want := sg.first + int64(i)
+		switch {
+		case r.N > want:
+			return missing(want, r.N-1)
+		case r.N < want || r.N > sg.last:
+			return malformed(r.N, "record n=%d out of place in segment %d..%d", r.N, sg.first, sg.last)
+		case r.Chain != v.chain:
+			return malformed(r.N, "record of chain %q in chain %q", r.Chain, v.chain)
+		}
+		if b := checkLink(v.prev, r, v.pruned, v.signed); b != nil {
+			return b
+		}
+		if hashOf([]byte(sg.raw[i])) != r.Hash { // the same content, stored otherwise
+			return &Break{N: r.N, Kind: BreakEdited, Reason: "stored record does not match its hash"}
+		}
+		if v.rep.Records == 0 {
+			v.rep.First = r.N
+		}
+		v.rep.Records++
+		v.rep.Last, v.rep.Head = r.N, r.Hash
+		v.prev = r
+		if i == 0 || r.Time.Before(from) {
+			from = r.Time
+		}
+		if i == 0 || r.Time.After(to) {
+			to = r.Time
+		}
+	}
+	if n := sg.first + int64(len(sg.records)); n <= sg.last {
+		return missing(n, sg.last)
+	}
+	if !from.Equal(sg.from) || !to.Equal(sg.to) {
+		return malformed(sg.first, "segment times %s..%s do not match its records' %s..%s",
+			store.FormatTime(sg.from), store.FormatTime(sg.to), store.FormatTime(from), store.FormatTime(to))
+	}
+	if r := sg.records[0]; r.App != sg.app || r.Env != sg.env {
+		return malformed(sg.first, "segment app environment %q/%q does not match its records'", sg.app, sg.env)
+	}
+	return nil
 }
 
 // checkLink checks record r against its predecessor (nil for the oldest
@@ -168,83 +233,4 @@ func checkLink(prev, r *Record, pruned, signed map[int64]Checkpoint) *Break {
 		}
 	}
 	return nil
-}
-
-// Prune removes chain's records older than before (its oldest records, up
-// to the first one stamped at or after before) and returns how many it
-// removed. It refuses a chain that does not verify (ErrBroken): anchoring
-// a tampered chain would launder the tampering. It first writes a signed
-// prune anchor for the newest record it removes, so that Verify accepts
-// the shortened chain, then deletes the records and the checkpoints below
-// the anchor.
-func (s *Service) Prune(ctx context.Context, chain string, before time.Time) (int, error) {
-	rep, err := s.Verify(ctx, chain)
-	if err != nil {
-		return 0, err
-	}
-	if !rep.OK {
-		return 0, fmt.Errorf("%w: chain %q at n=%d: %s", ErrBroken, chain, rep.Break.N, rep.Break.Reason)
-	}
-	if rep.Records == 0 {
-		return 0, nil
-	}
-	chainF := store.Compare{Path: "chain", Op: store.OpEq, Value: chain}
-	p, err := s.records.Find(ctx, store.Query{
-		Filter: store.And{Filters: []store.Filter{chainF,
-			store.Compare{Path: "time", Op: store.OpGte, Value: store.FormatTime(before)}}},
-		Sort:  []store.SortKey{{Path: "n"}},
-		Limit: 1,
-	})
-	if err != nil {
-		return 0, fmt.Errorf("audit: prune chain %q: %w", chain, err)
-	}
-	upTo, hash := rep.Last, rep.Head
-	if len(p.Docs) == 1 {
-		keep, err := fromDoc(p.Docs[0])
-		if err != nil {
-			return 0, err
-		}
-		upTo, hash = keep.N-1, keep.Prev
-	}
-	if upTo < rep.First {
-		return 0, nil
-	}
-	if err := s.writeCheckpoint(ctx, chain, upTo, hash, true); err != nil {
-		return 0, err
-	}
-	removed, err := s.deleteBelow(ctx, s.records, chain, upTo+1)
-	if err != nil {
-		return removed, err
-	}
-	if _, err := s.deleteBelow(ctx, s.checkpoints, chain, upTo); err != nil {
-		return removed, err
-	}
-	return removed, nil
-}
-
-// deleteBelow deletes chain's documents of col whose n is below limit.
-func (s *Service) deleteBelow(ctx context.Context, col store.Collection, chain string, limit int64) (int, error) {
-	q := store.Query{
-		Filter: store.And{Filters: []store.Filter{
-			store.Compare{Path: "chain", Op: store.OpEq, Value: chain},
-			store.Compare{Path: "n", Op: store.OpLt, Value: limit}}},
-		Sort:  []store.SortKey{{Path: "n"}},
-		Limit: store.MaxLimit,
-	}
-	removed := 0
-	for {
-		p, err := col.Find(ctx, q)
-		if err != nil {
-			return removed, fmt.Errorf("audit: prune chain %q: %w", chain, err)
-		}
-		if len(p.Docs) == 0 {
-			return removed, nil
-		}
-		for _, d := range p.Docs {
-			if err := col.Delete(ctx, store.DocID(d), 0); err != nil {
-				return removed, fmt.Errorf("audit: prune chain %q: %w", chain, err)
-			}
-			removed++
-		}
-	}
 }

@@ -3,27 +3,43 @@ package audit
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/skybridgehq/skybridge/store"
 )
 
-// fillChain stores n records of app/prod through a Service that is then
-// closed (which signs a checkpoint of the head). Record i has time t0+i min.
+// fillChain stores n records of app/prod, one segment each; record i has
+// time t0 + i s.
 func fillChain(t *testing.T, db store.DB, app string, n int, t0 time.Time) {
 	t.Helper()
-	s := newService(t, db, Config{FlushInterval: time.Millisecond})
-	s.Start()
-	for i := 1; i <= n; i++ {
-		r := sample(app, "prod", i)
-		r.Time = t0.Add(time.Duration(i) * time.Minute)
-		if err := s.Record(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
+	sizes := make([]int, n)
+	for i := range sizes {
+		sizes[i] = 1
 	}
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
+	fillSegments(t, db, app, t0, sizes...)
+}
+
+// rewriteChain is a forger's edit: it applies edit to every record of
+// chain, recomputes the hashes and relinks the records, so that the
+// records alone are consistent again.
+func rewriteChain(t *testing.T, db store.DB, chain string, edit func(r *Record)) {
+	t.Helper()
+	prev := ""
+	for _, sg := range segments(t, db, chain) {
+		recs := make([]*Record, len(sg.records))
+		for i := range sg.records {
+			r := &sg.records[i]
+			edit(r)
+			if r.N > 1 {
+				r.Prev = prev
+			}
+			r.Hash = r.ComputeHash()
+			prev = r.Hash
+			recs[i] = r
+		}
+		storeSegment(t, db, recs)
 	}
 }
 
@@ -31,6 +47,8 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// The chain is stored as segments 1-3, 4-7 and 8-10; the head (10) is
+	// signed by a checkpoint.
 	tests := []struct {
 		name   string
 		tamper func(t *testing.T, db store.DB, chain string)
@@ -39,55 +57,80 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}{
 		{"untouched", func(*testing.T, store.DB, string) {}, "", 0},
 		{"edit", func(t *testing.T, db store.DB, chain string) {
-			_, err := db.Collection(RecordsCollection).Update(ctx, recordID(chain, 5), 0, store.Update{Set: map[string]any{"status": 204}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			editLines(t, db, recordID(chain, 4), func(lines []string) []string {
+				lines[1] = strings.Replace(lines[1], `"status":200`, `"status":204`, 1) // n=5
+				return lines
+			})
 		}, BreakEdited, 5},
+		{"edit keeping the content", func(t *testing.T, db store.DB, chain string) {
+			// Equivalent JSON, other bytes: the stored bytes are what the
+			// hash covers.
+			editLines(t, db, recordID(chain, 4), func(lines []string) []string {
+				lines[2] = strings.Replace(lines[2], `{"v":1,`, `{ "v":1,`, 1) // n=6
+				return lines
+			})
+		}, BreakEdited, 6},
 		{"edit with rehash", func(t *testing.T, db store.DB, chain string) {
 			// The forger recomputes the hash and relinks the successors:
 			// the chain is consistent again, but the signed checkpoint at
 			// its head no longer matches.
-			col := db.Collection(RecordsCollection)
-			prev := ""
-			for n := int64(1); n <= 10; n++ {
-				d, err := col.Get(ctx, recordID(chain, n))
-				if err != nil {
-					t.Fatal(err)
-				}
-				r, _ := fromDoc(d)
-				if n == 4 {
+			rewriteChain(t, db, chain, func(r *Record) {
+				if r.N == 4 {
 					r.IP = "198.51.100.1"
 				}
-				if n > 1 {
-					r.Prev = prev
-				}
-				r.Hash = r.ComputeHash()
-				prev = r.Hash
-				if _, err := col.Replace(ctx, recordID(chain, n), 0, r.toDoc()); err != nil {
-					t.Fatal(err)
-				}
-			}
+			})
 		}, BreakCheckpoint, 10},
-		{"middle delete", func(t *testing.T, db store.DB, chain string) {
-			if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 6), 0); err != nil {
+		{"middle record delete", func(t *testing.T, db store.DB, chain string) {
+			editLines(t, db, recordID(chain, 4), func(lines []string) []string {
+				return append(lines[:2:2], lines[3:]...) // n=6
+			})
+		}, BreakMissing, 6},
+		{"middle segment delete", func(t *testing.T, db store.DB, chain string) {
+			if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 4), 0); err != nil {
 				t.Fatal(err)
 			}
-		}, BreakMissing, 6},
+		}, BreakMissing, 4},
+		{"segment end cut short", func(t *testing.T, db store.DB, chain string) {
+			editLines(t, db, recordID(chain, 4), func(lines []string) []string {
+				return lines[:3] // 7 goes, last still says 7
+			})
+		}, BreakMissing, 7},
 		{"tail truncation", func(t *testing.T, db store.DB, chain string) {
-			for n := int64(8); n <= 10; n++ {
-				if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, n), 0); err != nil {
-					t.Fatal(err)
-				}
+			if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 8), 0); err != nil {
+				t.Fatal(err)
 			}
 		}, BreakTruncated, 8},
+		{"tail truncation inside the last segment", func(t *testing.T, db store.DB, chain string) {
+			// The forger keeps record 8 and fixes the segment's metadata.
+			editSegment(t, db, recordID(chain, 8), func(d store.Doc) {
+				line, _, _ := strings.Cut(d["records"].(string), "\n")
+				d["records"], d["last"], d["to"] = line+"\n", int64(8), store.FormatTime(t0.Add(8*time.Second))
+			})
+		}, BreakTruncated, 9},
 		{"head deletion without prune", func(t *testing.T, db store.DB, chain string) {
-			for n := int64(1); n <= 2; n++ {
-				if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, n), 0); err != nil {
-					t.Fatal(err)
-				}
+			if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 1), 0); err != nil {
+				t.Fatal(err)
 			}
-		}, BreakMissing, 3},
+		}, BreakMissing, 4},
+		{"segment times", func(t *testing.T, db store.DB, chain string) {
+			// An older "to" would make Prune remove the segment early.
+			editSegment(t, db, recordID(chain, 4), func(d store.Doc) { d["to"] = store.FormatTime(t0) })
+		}, BreakMalformed, 4},
+		{"segment position", func(t *testing.T, db store.DB, chain string) {
+			editSegment(t, db, recordID(chain, 8), func(d store.Doc) { d["n"] = int64(9) })
+		}, BreakMalformed, 9},
+		{"undecodable record", func(t *testing.T, db store.DB, chain string) {
+			editLines(t, db, recordID(chain, 8), func(lines []string) []string {
+				lines[2] = strings.Replace(lines[2], `"n":10`, `"n":"ten"`, 1)
+				return lines
+			})
+		}, BreakMalformed, 8},
+		{"record without hash", func(t *testing.T, db store.DB, chain string) {
+			editLines(t, db, recordID(chain, 8), func(lines []string) []string {
+				lines[0] = lines[0][65:]
+				return lines
+			})
+		}, BreakMalformed, 8},
 		{"forged checkpoint", func(t *testing.T, db store.DB, chain string) {
 			_, err := db.Collection(CheckpointsCollection).Update(ctx, recordID(chain, 10), 0, store.Update{Set: map[string]any{"n": 12}})
 			if err != nil {
@@ -101,7 +144,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					app := "v" + store.NewID()[:8]
 					chain := ChainOf(app, "prod")
-					fillChain(t, db, app, 10, t0)
+					fillSegments(t, db, app, t0, 3, 4, 3)
 					s := newService(t, db, Config{})
 					mustVerify(t, s, chain)
 					tt.tamper(t, db, chain)
@@ -117,6 +160,9 @@ func TestVerifyDetectsTampering(t *testing.T) {
 					}
 					if rep.OK || rep.Break == nil || rep.Break.Kind != tt.kind || rep.Break.N != tt.n {
 						t.Fatalf("got %+v break %+v, want %s at n=%d", rep, rep.Break, tt.kind, tt.n)
+					}
+					if rep.Break.Kind != BreakCheckpoint && rep.Break.Kind != BreakTruncated && rep.Break.ID == "" {
+						t.Fatalf("break %+v names no segment", rep.Break)
 					}
 				})
 			}
@@ -136,6 +182,7 @@ func TestCheckpointEveryAnchorsTail(t *testing.T) {
 				}
 			}
 			// Checkpoints at 4 and 8 exist while the Service still runs.
+			// Each Sync record is a segment of its own.
 			n, err := db.Collection(CheckpointsCollection).Count(context.Background(), nil)
 			if err != nil || n != 2 {
 				t.Fatalf("checkpoints %d %v, want 2", n, err)
@@ -159,9 +206,11 @@ func TestPruneKeepsChainVerifiable(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for name, db := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			fillChain(t, db, "p1", 10, t0)
+			// Segments 1-3 4-5 6-8 9-10, record i at t0 + i s.
+			fillSegments(t, db, "p1", t0, 3, 2, 3, 2)
 			s := newService(t, db, Config{Sync: true})
-			removed, err := s.Prune(ctx, "p1/prod", t0.Add(5*time.Minute+time.Second))
+			// The cutoff falls inside segment 6-8, which stays whole.
+			removed, err := s.Prune(ctx, "p1/prod", t0.Add(7*time.Second))
 			if err != nil || removed != 5 {
 				t.Fatalf("prune removed %d %v, want 5", removed, err)
 			}
@@ -169,9 +218,12 @@ func TestPruneKeepsChainVerifiable(t *testing.T) {
 			if rep.First != 6 || rep.Last != 10 || rep.Records != 5 {
 				t.Fatalf("after prune %+v", rep)
 			}
-			// Nothing older: a second prune is a no-op.
-			if removed, err := s.Prune(ctx, "p1/prod", t0); err != nil || removed != 0 {
-				t.Fatalf("second prune %d %v", removed, err)
+			// Nothing older: a second prune is a no-op, and so is one
+			// whose cutoff is the newest time of the oldest segment.
+			for _, before := range []time.Time{t0, t0.Add(8 * time.Second)} {
+				if removed, err := s.Prune(ctx, "p1/prod", before); err != nil || removed != 0 {
+					t.Fatalf("prune before %v: %d %v", before, removed, err)
+				}
 			}
 			// The chain goes on after a prune.
 			s.Start()
@@ -203,12 +255,12 @@ func TestPruneRefusesBrokenChain(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for name, db := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			fillChain(t, db, "p2", 6, t0)
+			fillSegments(t, db, "p2", t0, 1, 2, 3)
 			if err := db.Collection(RecordsCollection).Delete(ctx, recordID("p2/prod", 2), 0); err != nil {
 				t.Fatal(err)
 			}
 			s := newService(t, db, Config{})
-			if _, err := s.Prune(ctx, "p2/prod", t0.Add(4*time.Minute)); !errors.Is(err, ErrBroken) {
+			if _, err := s.Prune(ctx, "p2/prod", t0.Add(4*time.Second)); !errors.Is(err, ErrBroken) {
 				t.Fatalf("prune of a broken chain: %v, want ErrBroken", err)
 			}
 		})

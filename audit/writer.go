@@ -23,6 +23,8 @@ type head struct {
 	n    int64
 	hash string
 	cpN  int64
+	// seenN is n at the previous checkpointAll.
+	seenN int64
 }
 
 // run is the writer goroutine: it owns appending and checkpointing.
@@ -94,35 +96,41 @@ func (s *Service) fill(batch []item) []item {
 	return batch
 }
 
-// write appends the batch's records, chain by chain in queue order, and
-// reports each outcome to whoever waits for it.
+// chainWork is what a batch still has to append to one chain.
+type chainWork struct {
+	chain string
+	recs  []*Record // not stored yet, in queue order
+	err   error     // set when the writer gave up on the chain
+}
+
+// write appends the batch's records, one segment per chain in queue order
+// (more when a chain's records span more than maxSegmentSpan), and reports
+// each outcome to whoever waits for it.
 func (s *Service) write(batch []item, heads map[string]*head) {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	var order []string
-	byChain := map[string][]*Record{}
+	var work []*chainWork
+	byChain := map[string]*chainWork{}
 	for _, it := range batch {
 		if it.rec == nil {
 			continue
 		}
-		c := it.rec.Chain
-		if _, ok := byChain[c]; !ok {
-			order = append(order, c)
+		w := byChain[it.rec.Chain]
+		if w == nil {
+			w = &chainWork{chain: it.rec.Chain}
+			byChain[w.chain] = w
+			work = append(work, w)
 		}
-		byChain[c] = append(byChain[c], it.rec)
+		w.recs = append(w.recs, it.rec)
 	}
-	errs := map[string]error{}
+	s.appendSegments(ctx, work, heads)
 	var first error
-	for _, c := range order {
-		recs := byChain[c]
-		stored, err := s.appendChain(ctx, c, recs, heads)
-		s.written.Add(uint64(stored))
-		if err != nil {
-			errs[c] = err
+	for _, w := range work {
+		if w.err != nil {
 			if first == nil {
-				first = err
+				first = w.err
 			}
-			s.drop(&s.failed, len(recs)-stored, "store write failed", err)
+			s.drop(&s.failed, len(w.recs), "store write failed", w.err)
 		}
 	}
 	for _, it := range batch {
@@ -132,69 +140,136 @@ func (s *Service) write(batch []item, heads map[string]*head) {
 		if it.rec == nil {
 			it.done <- first
 		} else {
-			it.done <- errs[it.rec.Chain]
+			it.done <- byChain[it.rec.Chain].err
 		}
 	}
 }
 
-// appendChain stores recs at the next positions of chain and returns how
-// many it stored. A position taken by another writer (ErrDuplicate on the
-// position-derived _id) makes it re-read the head and retry; any other
-// error is retried twice, then returned.
-func (s *Service) appendChain(ctx context.Context, chain string, recs []*Record, heads map[string]*head) (int, error) {
+// segmentRef ties a segment document being inserted to the chain work it
+// comes from and the number of records it holds.
+type segmentRef struct {
+	w     *chainWork
+	count int
+}
+
+// appendSegments stores every chain's records at the chain's next
+// positions, as segments, all in one InsertMany (one transaction on
+// SQLite). What InsertMany stores is a prefix of the segments, so a chain
+// never gets a hole. It leaves in each chainWork the records it could not
+// store and the error it gave up with.
+//
+// Why a unique (chain, n) index on the segment's first position detects
+// every race between writers: each writer starts a segment at h+1, where
+// h is a head it observed, which is always a segment boundary — the last
+// position of a committed segment (its own last insert, or the newest
+// segment it read), or the position of a checkpoint, which is only ever
+// signed at a head or, by Prune, at the last position of a removed
+// segment. Committed segments tile the chain's positions without gaps
+// (induction: true of the empty chain; an insert that commits keeps it
+// true, below). If h is the chain's newest position H, the segment
+// extends the tiling. If h < H, position h+1 is the first position of a
+// committed segment, because h is a boundary and the tiling has no gap,
+// so the insert collides on (chain, h+1) and fails with ErrDuplicate; the
+// loser re-reads the head and renumbers. Two segments can therefore never
+// overlap. (The one exception would be a head older than a Prune that
+// removed the segment at h+1: checkpointAll forgets idle heads, and Prune
+// removes only segments older than a retention of at least a day in
+// practice, so a cached head is never that old.)
+func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads map[string]*head) {
 	races, failures := 0, 0
-	for i := 0; i < len(recs); {
-		h := heads[chain]
-		if h == nil {
-			var err error
-			if h, err = s.loadHead(ctx, chain); err != nil {
-				failures++
-				if failures > 2 || ctx.Err() != nil {
-					return i, err
-				}
-				continue
-			}
-			heads[chain] = h
+	giveUp := func(live []*chainWork, err error) {
+		for _, w := range live {
+			w.err = fmt.Errorf("audit: append to chain %q: %w", w.chain, err)
 		}
-		// Chain the rest of the batch onto the head and store it in one
-		// call (one transaction on SQLite). What is stored is a prefix, so
-		// the chain never gets a hole; a lost race stores a shorter one.
-		docs := make([]store.Doc, 0, len(recs)-i)
-		n, prev := h.n, h.hash
-		for _, r := range recs[i:] {
-			n++
-			r.N, r.Prev = n, prev
-			r.Hash = r.ComputeHash()
-			prev = r.Hash
-			docs = append(docs, r.toDoc())
+	}
+	for {
+		var live []*chainWork
+		for _, w := range work {
+			if w.err == nil && len(w.recs) > 0 {
+				live = append(live, w)
+			}
+		}
+		if len(live) == 0 {
+			return
+		}
+		var docs []store.Doc
+		var refs []segmentRef
+		var loadErr error
+		for _, w := range live {
+			h := heads[w.chain]
+			if h == nil {
+				var err error
+				if h, err = s.loadHead(ctx, w.chain); err != nil {
+					loadErr = err
+					break
+				}
+				heads[w.chain] = h
+			}
+			// Chain the records onto the head; they are renumbered from
+			// scratch on every round.
+			n, prev := h.n, h.hash
+			for rest := w.recs; len(rest) > 0; {
+				k := segmentEnd(rest, s.cfg.BatchSize)
+				var b segmentBuilder
+				for _, r := range rest[:k] {
+					n++
+					r.N, r.Prev = n, prev
+					canon := r.canonicalJSON()
+					r.Hash = hashOf(canon)
+					prev = r.Hash
+					b.add(r, canon)
+				}
+				docs = append(docs, b.doc())
+				refs = append(refs, segmentRef{w: w, count: k})
+				rest = rest[k:]
+			}
+		}
+		if loadErr != nil {
+			if failures++; failures > 2 || ctx.Err() != nil {
+				giveUp(live, loadErr)
+				return
+			}
+			continue
 		}
 		stored, err := s.records.InsertMany(ctx, docs)
-		if k := len(stored); k > 0 {
-			last := recs[i+k-1]
+		for _, ref := range refs[:len(stored)] {
+			w := ref.w
+			last := w.recs[ref.count-1]
+			h := heads[w.chain]
 			h.n, h.hash = last.N, last.Hash
-			i += k
-			races = 0
+			w.recs = w.recs[ref.count:]
+			s.written.Add(uint64(ref.count))
 			if h.n-h.cpN >= int64(s.cfg.CheckpointEvery) {
-				s.checkpointHead(ctx, chain, h)
+				s.checkpointHead(ctx, w.chain, h)
 			}
+		}
+		if len(stored) > 0 {
+			races = 0
+		}
+		if err == nil {
+			continue
+		}
+		// Which segment failed is not known (SQLite stores all or none):
+		// every chain with a segment left re-reads its head.
+		for _, ref := range refs[len(stored):] {
+			delete(heads, ref.w.chain)
 		}
 		switch {
 		case errors.Is(err, store.ErrDuplicate):
-			delete(heads, chain)
 			if races++; races > maxRaces {
-				return i, fmt.Errorf("audit: append to chain %q: lost %d races: %w", chain, races, err)
+				giveUp(live, fmt.Errorf("lost %d races: %w", races, err))
+				return
 			}
-		case err != nil:
-			delete(heads, chain)
+		default:
 			if failures++; failures > 2 || ctx.Err() != nil {
-				return i, fmt.Errorf("audit: append to chain %q: %w", chain, err)
+				giveUp(live, err)
+				return
 			}
 		}
 	}
-	return len(recs), nil
 }
 
-// loadHead reads a chain's newest record and newest checkpoint from the
+// loadHead reads a chain's newest segment and newest checkpoint from the
 // store; the head is whichever is further (a fully pruned chain continues
 // from its checkpoint).
 func (s *Service) loadHead(ctx context.Context, chain string) (*head, error) {
@@ -209,11 +284,15 @@ func (s *Service) loadHead(ctx context.Context, chain string) (*head, error) {
 		return nil, fmt.Errorf("audit: read head of chain %q: %w", chain, err)
 	}
 	if len(p.Docs) == 1 {
-		r, err := fromDoc(p.Docs[0])
+		sg, err := segmentFromDoc(p.Docs[0])
 		if err != nil {
 			return nil, err
 		}
-		h.n, h.hash = r.N, r.Hash
+		if len(sg.records) == 0 {
+			return nil, fmt.Errorf("%w: segment %q holds no records", ErrCorrupt, sg.id)
+		}
+		last := sg.records[len(sg.records)-1]
+		h.n, h.hash = last.N, last.Hash
 	}
 	cp, err := s.latestCheckpoint(ctx, chain)
 	if err != nil {
@@ -229,7 +308,9 @@ func (s *Service) loadHead(ctx context.Context, chain string) (*head, error) {
 }
 
 // checkpointAll signs a checkpoint for every chain that grew since its
-// last one.
+// last one, and forgets the heads of chains that did not grow since the
+// previous call: a head cached for long could predate a Prune (see
+// appendSegments), and re-reading an idle chain's head costs one query.
 func (s *Service) checkpointAll(heads map[string]*head) {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
@@ -237,6 +318,11 @@ func (s *Service) checkpointAll(heads map[string]*head) {
 		if h.n > h.cpN {
 			s.checkpointHead(ctx, chain, h)
 		}
+		if h.n == h.seenN {
+			delete(heads, chain)
+			continue
+		}
+		h.seenN = h.n
 	}
 }
 

@@ -63,6 +63,20 @@ func System() []Migration {
 				return store.EnsureIndexes(ctx, db, authIndexes())
 			},
 		},
+		{
+			// The trail moved from one document per record to one segment
+			// per batch and chain; records written before become
+			// one-record segments with the same _id, so they still verify.
+			ID:          "0004-audit-segments",
+			Description: "audit trail stored in segments: new indexes, older records converted",
+			Up: func(ctx context.Context, db store.DB) error {
+				if err := store.EnsureIndexes(ctx, db, audit.Indexes()); err != nil {
+					return err
+				}
+				_, err := audit.ConvertRecords(ctx, db)
+				return err
+			},
+		},
 	}
 }
 

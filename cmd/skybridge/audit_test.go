@@ -37,7 +37,9 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Fatalf("verify output:\n%s", out.String())
 	}
 
-	// Edit one record behind the server's back.
+	// Edit one record behind the server's back: records are stored in
+	// segments, documents holding a run of a chain's records, one line
+	// each (hash, then the canonical JSON the hash covers).
 	p, err := sqlite.Open(sqlite.Options{Dir: s.Config.DataDir})
 	if err != nil {
 		t.Fatal(err)
@@ -49,10 +51,15 @@ func TestAuditVerifyCommand(t *testing.T) {
 	f, _ := store.ParseFilter([]byte(`{"chain":"` + audit.ChainOf(app.ID, "dev") + `"}`))
 	page, err := sys.Collection(audit.RecordsCollection).Find(ctx, store.Query{Filter: f, Limit: 1})
 	if err != nil || len(page.Docs) == 0 {
-		t.Fatalf("find a record: %v %v", page.Docs, err)
+		t.Fatalf("find a segment: %v %v", page.Docs, err)
 	}
 	d := page.Docs[0]
-	d["status"] = int64(200)
+	recs, _ := d["records"].(string)
+	edited := strings.Replace(recs, `"status":401`, `"status":200`, 1)
+	if edited == recs {
+		t.Fatalf("no 401 record in segment %v", d)
+	}
+	d["records"] = edited
 	if _, err := sys.Collection(audit.RecordsCollection).Replace(ctx, store.DocID(d), 0, d); err != nil {
 		t.Fatal(err)
 	}
