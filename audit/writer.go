@@ -210,7 +210,7 @@ func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads m
 			n, prev := h.n, h.hash
 			for rest := w.recs; len(rest) > 0; {
 				k := segmentEnd(rest, s.cfg.BatchSize)
-				var b segmentBuilder
+				b := segmentBuilder{expect: k}
 				for _, r := range rest[:k] {
 					n++
 					r.N, r.Prev = n, prev
