@@ -71,7 +71,7 @@ func newOIDCVerifier(p *oidc.Provider, issuer, clientID string, client *http.Cli
 // VerifySignature checks the token's signature against the key set and
 // returns its payload.
 func (k *oidcKeySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, k.algs)
+	jws, err := jose.ParseSignedCompact(raw, k.algs)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: malformed token: %w", err)
 	}
