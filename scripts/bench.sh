@@ -11,6 +11,7 @@ count=${BENCHCOUNT:-1}
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkStore' -benchtime "$time" -count "$count" ./store/sqlite/ ./store/mongo/
   go test -run '^$' -bench 'BenchmarkAuthedGet|BenchmarkLogin' -benchtime "$time" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkObjects' -benchtime "${OBJECT_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
 } 2>&1 | tee "$out"
@@ -24,16 +25,17 @@ awk '
   }
   /^Benchmark/ {
     name=$1; sub(/-[0-9]+$/, "", name)
-    for (i=2;i<=NF;i++) if ($(i+1)=="ops/s") { v=$i; break }
+    p99=""
+    for (i=2;i<=NF;i++) { if ($(i+1)=="p99-ms") p99=$i; if ($(i+1)=="ops/s") v=$i }
     if (name ~ /ChiBaseline/) { base+=v; nb++ ; next }
-    rows[++n]=sprintf("%s %s", pkg, name); vals[n]=v
+    rows[++n]=sprintf("%s %s", pkg, name); vals[n]=v; p99s[n]=p99
   }
   END {
     if (nb==0) { print "no baseline measured"; exit 1 }
     b=base/nb
     printf "%-60s %12.0f ops/s\n", "bench BenchmarkChiBaseline (bare chi over loopback, 32 clients)", b
     for (i=1;i<=n;i++) {
-      printf "%-60s %12.0f ops/s  %8.4fx baseline\n", rows[i], vals[i], vals[i]/b
+      printf "%-60s %12.0f ops/s  %8.4fx baseline%s\n", rows[i], vals[i], vals[i]/b, (p99s[i] != "" ? "  p99 " p99s[i] " ms" : "")
       if (rows[i] ~ /AuthedGet\/audit=true/) on=vals[i]
       if (rows[i] ~ /AuthedGet\/audit=false/) off=vals[i]
     }
