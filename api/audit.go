@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
-
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 )
@@ -92,7 +90,7 @@ func Audit(a Auditor) func(http.Handler) http.Handler {
 			}
 			start := time.Now()
 			note := &auditNote{actor: audit.Actor{Kind: audit.ActorAnonymous}}
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			ww := observe(w, r)
 			r = r.WithContext(context.WithValue(r.Context(), auditNoteKey{}, note))
 			defer func() {
 				status := ww.Status()

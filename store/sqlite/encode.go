@@ -144,8 +144,24 @@ func appendString(b []byte, s string) []byte {
 // marshalDoc encodes a document: directly when it is JSON-shaped, else
 // through encoding/json.
 func marshalDoc(d map[string]any) ([]byte, error) {
-	if b, ok := appendJSON(make([]byte, 0, 512), d); ok {
+	if b, ok := appendJSON(make([]byte, 0, sizeHint(d)), d); ok {
 		return b, nil
 	}
 	return json.Marshal(d)
+}
+
+// sizeHint guesses the encoded size of a document's top level, so that
+// one with a large string value (an audit segment) is encoded into a
+// buffer allocated once rather than grown by doubling.
+func sizeHint(d map[string]any) int {
+	n := 64
+	for k, v := range d {
+		n += len(k) + 8
+		if s, ok := v.(string); ok {
+			n += len(s) + len(s)/8 // room for some escapes
+		} else {
+			n += 24
+		}
+	}
+	return max(n, 512)
 }
