@@ -28,8 +28,9 @@ type autoIndexes struct {
 // instead of reading and sorting the whole collection, as Firestore
 // indexes single fields without being asked: the first List with a sort
 // order that no declared index leads with creates one (on the sort
-// fields, in their order; a single field ascending, which serves both
-// directions), up to MaxAutoIndexes per collection. Building it holds the
+// fields, in their order and directions: pages end on _id ascending, so
+// an index walked backwards would not give that order), up to
+// MaxAutoIndexes per collection. Building it holds the
 // store's writer for the time an index build takes. Failures are logged:
 // the query still runs, unindexed.
 func (s *Service) ensureSortIndex(ctx context.Context, db store.DB, col string, keys []store.SortKey) {
@@ -39,7 +40,7 @@ func (s *Service) ensureSortIndex(ctx context.Context, db store.DB, col string, 
 	fields := make([]string, len(keys))
 	for i, k := range keys {
 		fields[i] = k.Path
-		if k.Desc && len(keys) > 1 {
+		if k.Desc {
 			fields[i] = "-" + k.Path
 		}
 	}
@@ -83,22 +84,17 @@ func (s *Service) ensureSortIndex(ctx context.Context, db store.DB, col string, 
 }
 
 // leads reports whether an index on have serves a sort on want: want is a
-// prefix of have, field by field, with the same directions, or all
-// directions reversed (an index is walked either way).
+// prefix of have, field by field, with the same directions. (Walked
+// backwards, an index would end its ties on _id descending, and pages
+// end on _id ascending.)
 func leads(have, want []string) bool {
 	if len(have) < len(want) {
 		return false
 	}
-	same, reversed := true, true
 	for i, w := range want {
-		h := have[i]
-		hp, wp := strings.TrimPrefix(h, "-"), strings.TrimPrefix(w, "-")
-		if hp != wp {
+		if have[i] != w {
 			return false
 		}
-		hd, wd := strings.HasPrefix(h, "-"), strings.HasPrefix(w, "-")
-		same = same && hd == wd
-		reversed = reversed && hd != wd
 	}
-	return same || reversed
+	return true
 }

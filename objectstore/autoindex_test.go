@@ -15,7 +15,8 @@ func TestLeads(t *testing.T) {
 	}{
 		{[]string{"n"}, []string{"n"}, true},
 		{[]string{"n", "title"}, []string{"n"}, true},
-		{[]string{"-n", "-title"}, []string{"n", "title"}, true}, // walked backwards
+		{[]string{"-n", "-title"}, []string{"n", "title"}, false}, // backwards ends ties on _id descending
+		{[]string{"-n"}, []string{"-n"}, true},
 		{[]string{"n", "-title"}, []string{"n", "title"}, false},
 		{[]string{"title"}, []string{"n"}, false},
 		{[]string{"n"}, []string{"n", "title"}, false},
@@ -60,15 +61,16 @@ func TestSortIndexCreated(t *testing.T) {
 			}
 		}
 		list(store.SortKey{Path: "n", Desc: true})
+		list(store.SortKey{Path: "n", Desc: true})
 		list(store.SortKey{Path: "n"})
-		if got := autos(); fmt.Sprint(got) != "[n]" {
-			t.Fatalf("auto indexes %v, want [n]", got)
+		if got := autos(); fmt.Sprint(got) != "[-n n]" {
+			t.Fatalf("auto indexes %v, want [-n n]", got)
 		}
 		if _, err := s.PutSettings(ctx, dev, "todos", SettingsPatch{Indexes: &[]store.Index{{Fields: []string{"title", "n"}}}}); err != nil {
 			t.Fatal(err)
 		}
 		list(store.SortKey{Path: "title"})
-		if got := autos(); len(got) != 1 {
+		if got := autos(); len(got) != 2 {
 			t.Fatalf("a declared index leading with title was not used: %v", got)
 		}
 		for i := range MaxAutoIndexes + 3 {
