@@ -97,6 +97,10 @@ type Config struct {
 	LoginFailures int
 	// LoginWindow is the period LoginFailures counts over. Default: 15m.
 	LoginWindow time.Duration
+	// RealtimeSessionCheck is how often an open /v1/realtime connection
+	// reads its user's session again: a disabled user or revoked session
+	// is disconnected within it. Default: 30s.
+	RealtimeSessionCheck time.Duration
 	// RateLimitEnv limits all /v1 traffic of one app environment; an
 	// environment may override it through the admin API. ratelimit.Off
 	// (a negative Limit) disables it. Default: 6000 per minute.
@@ -137,6 +141,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LoginWindow == 0 {
 		c.LoginWindow = DefaultLoginWindow
+	}
+	if c.RealtimeSessionCheck <= 0 {
+		c.RealtimeSessionCheck = 30 * time.Second
 	}
 	if c.RateLimitEnv.IsZero() {
 		c.RateLimitEnv = DefaultRateLimitEnv

@@ -14,6 +14,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/objectstore"
+	"github.com/skybridgehq/skybridge/store"
 )
 
 // Realtime limits and timings.
@@ -41,11 +42,12 @@ const (
 
 // Close reasons the client sees.
 const (
-	reasonSlowConsumer = "slow consumer"
-	reasonShutdown     = "server shutting down"
-	reasonAuthTimeout  = "authentication timeout"
-	reasonPingTimeout  = "ping timeout"
-	reasonTokenExpired = "access token expired"
+	reasonSlowConsumer   = "slow consumer"
+	reasonShutdown       = "server shutting down"
+	reasonAuthTimeout    = "authentication timeout"
+	reasonPingTimeout    = "ping timeout"
+	reasonTokenExpired   = "access token expired"
+	reasonSessionRevoked = "session revoked or user disabled"
 )
 
 // errNotWebSocket answers a plain HTTP request to the WebSocket route, as
@@ -79,6 +81,16 @@ type rtIdentity struct {
 	// connection ends then, and the client comes back with a fresh token
 	// and since.
 	expires time.Time
+	// session is the access token's session, re-checked every
+	// Config.RealtimeSessionCheck (nil without a token): a disabled user
+	// or a revoked session ends the connection, and role changes apply.
+	session *rtSession
+}
+
+// rtSession is what re-checking a connection's session needs.
+type rtSession struct {
+	db     store.DB
+	claims auth.UserClaims
 }
 
 // realtime authenticates the request (when it carries credentials),
@@ -212,6 +224,7 @@ func (a *API) realtimeIdentity(ctx context.Context, c rtCredentials) (rtIdentity
 			noteUser(ctx, u)
 			id.p.UserID, id.p.Roles, id.user = u.ID, u.Roles, u.ID
 			id.expires = claims.ExpiresAt
+			id.session = &rtSession{db: db, claims: claims}
 			return id, nil
 		}
 	}

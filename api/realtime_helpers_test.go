@@ -60,7 +60,7 @@ func newRealtimeNodeAuth(t *testing.T, p store.Provider, kr *keyring.Keyring, rc
 		t.Fatal(err)
 	}
 	objects := objectstore.NewService(p, objectstore.Config{Logger: log, OnChange: bus.Publish})
-	a, err := New(Deps{Auth: svc, Store: p, Objects: objects, Events: bus, Logger: log, Registry: prometheus.NewRegistry(), Version: "test"}, Config{})
+	a, err := New(Deps{Auth: svc, Store: p, Objects: objects, Events: bus, Logger: log, Registry: prometheus.NewRegistry(), Version: "test"}, Config{RealtimeSessionCheck: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

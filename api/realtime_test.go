@@ -296,3 +296,26 @@ func TestRealtimeLimits(t *testing.T) {
 		}
 	}
 }
+
+// A connection whose user is disabled, or whose session is logged out,
+// is closed at the next session check, long before its token expires.
+func TestRealtimeSessionRevoked(t *testing.T) {
+	t.Parallel()
+	e := newRealtimeEnv(t, nil)
+	admin := e.login()
+	for _, how := range []string{"disable", "logout"} {
+		s := e.signup("dev", how+"@example.com", testUserPassword)
+		c := mustDial(t, e.srv, "", rtHeaders(e.key("dev"), s.AccessToken))
+		c.expectOp("ready")
+		switch how {
+		case "disable":
+			e.json(request{method: "PATCH", path: "/admin/api/apps/" + e.app.ID + "/environments/dev/users/" + s.User.ID,
+				body: map[string]any{"disabled": true}, headers: bearer(admin)}, 200, nil)
+		case "logout":
+			e.expect("dev", "POST", "/v1/auth/logout", s.AccessToken, map[string]any{}, http.StatusNoContent, nil)
+		}
+		if _, err := c.read(); websocket.CloseStatus(err) != websocket.StatusPolicyViolation || !strings.Contains(err.Error(), reasonSessionRevoked) {
+			t.Errorf("%s: connection ended with %v, want 1008 %q", how, err, reasonSessionRevoked)
+		}
+	}
+}

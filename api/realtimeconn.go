@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/events"
 	"github.com/skybridgehq/skybridge/objectstore"
 )
@@ -91,6 +92,8 @@ func (c *rtConn) run(ctx context.Context) {
 	go func() { defer wg.Done(); readDone <- c.readLoop(ctx, reads) }()
 	go func() { defer wg.Done(); c.pingLoop(ctx) }()
 
+	recheck := time.NewTicker(c.a.cfg.RealtimeSessionCheck)
+	defer recheck.Stop()
 	var authTimeout, expired <-chan time.Time
 	if c.id == nil {
 		t := time.NewTimer(realtimeAuthTimeout)
@@ -120,6 +123,10 @@ func (c *rtConn) run(ctx context.Context) {
 		case <-expired:
 			_ = c.ws.Close(websocket.StatusPolicyViolation, reasonTokenExpired)
 			return
+		case <-recheck.C:
+			if !c.recheckSession(ctx) {
+				return
+			}
 		case rd := <-reads:
 			authed := c.id != nil
 			if !c.handle(ctx, rd) {
@@ -141,6 +148,27 @@ func (c *rtConn) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// recheckSession reads the connection's session again: a revoked
+// session or a disabled or deleted user closes the connection (1008),
+// changed roles apply to the next events. A store failure keeps the
+// connection and is logged; false ends it.
+func (c *rtConn) recheckSession(ctx context.Context) bool {
+	if c.id == nil || c.id.session == nil {
+		return true
+	}
+	u, err := c.a.deps.Auth.CheckSession(ctx, c.id.session.db, c.id.session.claims)
+	switch {
+	case errors.Is(err, auth.ErrUnauthorized):
+		_ = c.ws.Close(websocket.StatusPolicyViolation, reasonSessionRevoked)
+		return false
+	case err != nil:
+		c.a.log.Warn("realtime: session check failed", "db", c.id.env.DB, "err", err)
+		return true
+	}
+	c.id.p.Roles = u.Roles
+	return true
 }
 
 // expiry fires when the connection's access token expires; nil without
