@@ -99,7 +99,14 @@ func (s *Service) List(ctx context.Context, env Env, p Principal, col string, q 
 		return Page{}, mapStoreErr("list "+col, err)
 	}
 	page := Page{Items: make([]Object, 0, len(res.Docs)), Cursor: res.Cursor}
-	for _, d := range res.Docs {
+	size := 0
+	for i, d := range res.Docs {
+		if size += approxJSONSize(d); size > s.cfg.MaxPageBytes && i > 0 {
+			// Cut the page here; the next one starts after the last
+			// object kept, under the same sort.
+			page.Cursor = store.MakeCursor(q.Sort, res.Docs[i-1])
+			break
+		}
 		if len(q.Fields) > 0 {
 			d = project(d, q.Fields)
 		}
@@ -262,4 +269,27 @@ func (s *Service) LastSeq(ctx context.Context, env Env, col string) (int64, erro
 		return 0, mapStoreErr("last seq of "+col, err)
 	}
 	return n, nil
+}
+
+// approxJSONSize estimates the encoded size of a stored value without
+// encoding it: exact for strings without escapes, close for the rest.
+func approxJSONSize(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x) + 2
+	case map[string]any:
+		n := 2
+		for k, e := range x {
+			n += len(k) + 4 + approxJSONSize(e)
+		}
+		return n
+	case []any:
+		n := 2
+		for _, e := range x {
+			n += 1 + approxJSONSize(e)
+		}
+		return n
+	default:
+		return 8
+	}
 }

@@ -2,6 +2,7 @@ package objectstore
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -207,6 +208,46 @@ func TestConcurrentPatchesNoLostUpdate(t *testing.T) {
 		}
 		if got.Version() != n+1 {
 			t.Errorf("version = %d, want %d", got.Version(), n+1)
+		}
+	})
+}
+
+// TestListPageBytes: a page that would pass MaxPageBytes ends early with a
+// cursor, and paging on from it sees every object once.
+func TestListPageBytes(t *testing.T) {
+	t.Parallel()
+	forEachStoreCfg(t, Config{MaxPageBytes: 10_000}, func(t *testing.T, s *Service) {
+		t.Parallel()
+		ctx := ctxT(t)
+		big := strings.Repeat("x", 3000)
+		for i := range 10 {
+			mustCreate(t, s, dev, alice, "notes", fmt.Sprintf(`{"i":%d,"body":%q}`, i, big))
+		}
+		seen := map[any]bool{}
+		q := ListQuery{Sort: []store.SortKey{{Path: "i"}}, Limit: 1000}
+		pages := 0
+		for {
+			page, err := s.List(ctx, dev, alice, "notes", q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			if len(page.Items) == 0 || len(page.Items) > 3 {
+				t.Fatalf("page of %d items under a 10,000-byte bound", len(page.Items))
+			}
+			for _, o := range page.Items {
+				if seen[o["i"]] {
+					t.Fatalf("object %v seen twice", o["i"])
+				}
+				seen[o["i"]] = true
+			}
+			if page.Cursor == "" {
+				break
+			}
+			q.Cursor = page.Cursor
+		}
+		if len(seen) != 10 || pages < 4 {
+			t.Fatalf("saw %d objects in %d pages", len(seen), pages)
 		}
 	})
 }

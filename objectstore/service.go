@@ -25,6 +25,11 @@ type Config struct {
 	// MaxObjectBytes bounds an object, encoded as JSON with its system
 	// fields. Default: 1 MiB.
 	MaxObjectBytes int
+	// MaxPageBytes bounds one List page, estimated as JSON: a page that
+	// would pass it ends early (with a cursor), after at least one object,
+	// so that 1,000 large objects never build one huge answer in memory.
+	// Default: 8 MiB.
+	MaxPageBytes int
 	// SettingsCacheTTL is how long a collection's settings (rules,
 	// compiled schema) stay cached in memory. A change is seen at once on
 	// the node that made it, and on other nodes within SettingsCacheTTL.
@@ -49,6 +54,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultMaxObjectBytes   = 1 << 20
+	DefaultMaxPageBytes     = 8 << 20
 	DefaultSettingsCacheTTL = 5 * time.Second
 	DefaultIdempotencyTTL   = 24 * time.Hour
 )
@@ -56,6 +62,9 @@ const (
 func (c Config) withDefaults() Config {
 	if c.MaxObjectBytes <= 0 {
 		c.MaxObjectBytes = DefaultMaxObjectBytes
+	}
+	if c.MaxPageBytes <= 0 {
+		c.MaxPageBytes = DefaultMaxPageBytes
 	}
 	if c.SettingsCacheTTL == 0 {
 		c.SettingsCacheTTL = DefaultSettingsCacheTTL
