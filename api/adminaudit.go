@@ -90,7 +90,7 @@ type retentionJSON struct {
 }
 
 func (a *API) auditChain(r *http.Request) (string, error) {
-	env, err := a.deps.Auth.GetEnvironment(r.Context(), pathParam(r, "id"), pathParam(r, "env"))
+	env, err := a.adminEnv(r)
 	if err != nil {
 		return "", err
 	}

@@ -8,11 +8,16 @@ import (
 	"github.com/skybridgehq/skybridge/store"
 )
 
-// adminEnvironment resolves the environment named by the {id} and {env}
-// URL parameters of an admin route, and opens its database. An unknown
-// app or environment is auth.ErrNotFound (404).
+// adminEnv resolves the environment named by the {id} and {env} URL
+// parameters of an admin route. An unknown app or environment is
+// auth.ErrNotFound (404).
+func (a *API) adminEnv(r *http.Request) (auth.Environment, error) {
+	return a.deps.Auth.GetEnvironment(r.Context(), pathParam(r, "id"), pathParam(r, "env"))
+}
+
+// adminEnvironment is adminEnv, also opening the environment's database.
 func (a *API) adminEnvironment(r *http.Request) (auth.Environment, store.DB, error) {
-	env, err := a.deps.Auth.GetEnvironment(r.Context(), pathParam(r, "id"), pathParam(r, "env"))
+	env, err := a.adminEnv(r)
 	if err != nil {
 		return auth.Environment{}, nil, err
 	}

@@ -152,7 +152,7 @@ func (req collectionSettingsRequest) patch() (objectstore.SettingsPatch, error) 
 // objectEnvironment resolves the admin route's environment for the
 // object store and notes it for the audit trail.
 func (a *API) objectEnvironment(r *http.Request) (auth.Environment, objectstore.Env, error) {
-	env, _, err := a.adminEnvironment(r)
+	env, err := a.adminEnv(r)
 	if err != nil {
 		return auth.Environment{}, objectstore.Env{}, err
 	}

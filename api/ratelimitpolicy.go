@@ -241,7 +241,7 @@ func (a *API) bindRateLimitAdmin(g chi.Router, spec *apiSpec) {
 }
 
 func (a *API) getRateLimits(w http.ResponseWriter, r *http.Request) {
-	env, err := a.deps.Auth.GetEnvironment(r.Context(), pathParam(r, "id"), pathParam(r, "env"))
+	env, err := a.adminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -269,7 +269,7 @@ func (a *API) putRateLimits(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	env, err := a.deps.Auth.GetEnvironment(r.Context(), pathParam(r, "id"), pathParam(r, "env"))
+	env, err := a.adminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return

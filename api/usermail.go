@@ -220,7 +220,7 @@ type mailTestRequest struct {
 // noteAdminEnvironment records the environment of an admin route in the
 // audit note, once the route has resolved it.
 func (a *API) noteAdminEnvironment(r *http.Request) (auth.Environment, bool) {
-	env, err := a.deps.Auth.GetEnvironment(r.Context(), pathParam(r, "id"), pathParam(r, "env"))
+	env, err := a.adminEnv(r)
 	if err != nil {
 		return auth.Environment{}, false
 	}
