@@ -289,22 +289,7 @@ func (s *Service) issueOIDCCode(ctx context.Context, db store.DB, u User, challe
 	if err != nil {
 		return "", fmt.Errorf("issue one-time code: %w", err)
 	}
-	s.sweepOIDCCodes(ctx, coll, now)
 	return code, nil
-}
-
-func (s *Service) sweepOIDCCodes(ctx context.Context, coll store.Collection, now time.Time) {
-	page, err := coll.Find(ctx, store.Query{
-		Filter: store.Compare{Path: fieldOIDCCodeExpires, Op: store.OpLt, Value: store.FormatTime(now)},
-		Limit:  10,
-	})
-	if err != nil {
-		s.log.Warn("sweep one-time codes", "error", err)
-		return
-	}
-	for _, d := range page.Docs {
-		_ = coll.Delete(ctx, store.DocID(d), store.DocVersion(d))
-	}
 }
 
 func hashOIDCCode(code string) string {

@@ -40,12 +40,14 @@ type PruneStats struct {
 	RefreshTokens int
 	// MailTokens removed: verification and reset tokens past expiry.
 	MailTokens int
+	// OIDCCodes removed: one-time sign-in codes past expiry.
+	OIDCCodes int
 }
 
 // PruneSessions removes, from the user pool in db, what can no longer
 // sign anybody in: sessions that were revoked or expired, with their
-// refresh tokens, expired refresh tokens of live sessions, and expired
-// verification and reset tokens. A spent
+// refresh tokens, expired refresh tokens of live sessions, expired
+// verification and reset tokens, and expired one-time OpenID codes. A spent
 // token is kept until it expires, so that its reuse still revokes its
 // session. Access tokens of a removed session are refused like those of a
 // revoked one (unknown session). Run it periodically; it is idempotent
@@ -94,6 +96,11 @@ func (s *Service) PruneSessions(ctx context.Context, db store.DB) (PruneStats, e
 	st.MailTokens = n
 	if err != nil {
 		return st, fmt.Errorf("prune mail tokens: %w", err)
+	}
+	n, err = deleteCounting(ctx, db.Collection(collOIDCCodes), store.Compare{Path: fieldOIDCCodeExpires, Op: store.OpLt, Value: now})
+	st.OIDCCodes = n
+	if err != nil {
+		return st, fmt.Errorf("prune one-time sign-in codes: %w", err)
 	}
 	return st, nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/skybridgehq/skybridge/store"
 )
 
 // TestPruneSessions: revoked and expired sessions go with their refresh
@@ -96,5 +98,15 @@ func TestPruneSessions(t *testing.T) {
 	}
 	if n := count(collRefreshTokens) + count(collSessions); n != 0 {
 		t.Fatalf("%d documents left", n)
+	}
+	// One-time OpenID codes go once expired, not before.
+	codes := db.Collection(collOIDCCodes)
+	for id, exp := range map[string]time.Time{"old": clock.Now().Add(-time.Second), "live": clock.Now().Add(time.Minute)} {
+		if _, err := codes.Insert(ctx, store.Doc{store.FieldID: id, fieldOIDCCodeExpires: store.FormatTime(exp)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := prune(); st.OIDCCodes != 1 || count(collOIDCCodes) != 1 {
+		t.Fatalf("one-time codes: %+v, %d left", st, count(collOIDCCodes))
 	}
 }

@@ -34,8 +34,9 @@ type MaintenanceReport struct {
 	Skipped bool
 	// Environments visited.
 	Environments int
-	// Sessions, RefreshTokens and MailTokens removed from the user pools.
-	Sessions, RefreshTokens, MailTokens int
+	// Sessions, RefreshTokens, MailTokens and OIDCCodes removed from the
+	// user pools.
+	Sessions, RefreshTokens, MailTokens, OIDCCodes int
 	// AuditRecords removed by retention.
 	AuditRecords int
 }
@@ -97,7 +98,7 @@ func (m *maintainer) start() {
 				m.log.Error("maintenance pass failed", "err", err)
 			} else if !rep.Skipped {
 				m.log.Info("maintenance pass", "environments", rep.Environments, "sessions", rep.Sessions,
-					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "auditRecords", rep.AuditRecords)
+					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "oidcCodes", rep.OIDCCodes, "auditRecords", rep.AuditRecords)
 			}
 			t.Reset(m.interval)
 		}
@@ -143,6 +144,7 @@ func (m *maintainer) run(ctx context.Context) (MaintenanceReport, error) {
 			rep.Sessions += st.Sessions
 			rep.RefreshTokens += st.RefreshTokens
 			rep.MailTokens += st.MailTokens
+			rep.OIDCCodes += st.OIDCCodes
 			if err != nil {
 				errs = append(errs, fmt.Errorf("environment %s: %w", env.DB, err))
 			}
