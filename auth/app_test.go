@@ -235,7 +235,7 @@ func TestAppTypesHoldNoServerKeys(t *testing.T) {
 		if strings.Contains(string(raw), ek.ServerKey) {
 			t.Fatal("the server key is stored in plain")
 		}
-		if docString(d, fieldServerKeyHash) != hashServerKey(ek.ServerKey) {
+		if docString(d, fieldServerKeyHash) != hashSecret(ek.ServerKey) {
 			t.Fatal("stored hash is not the SHA-256 of the server key")
 		}
 	}

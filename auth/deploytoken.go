@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -65,13 +63,6 @@ type NewDeployToken struct {
 	Token string
 }
 
-// hashDeployToken is what is stored in a token's place. The token is 256
-// random bits, not a password: a fast hash is enough (see newServerKey).
-func hashDeployToken(tok string) string {
-	sum := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(sum[:])
-}
-
 // WellFormedDeployToken reports whether tok has the shape of a deploy
 // token: the prefix and exactly 43 base62 characters. It lets a caller
 // refuse garbage without a lookup.
@@ -121,7 +112,7 @@ func (s *Service) CreateDeployToken(ctx context.Context, appID, env, name, creat
 		fieldName:          t.Name,
 		fieldAppID:         t.App,
 		fieldDeployEnv:     t.Env,
-		fieldDeployHash:    hashDeployToken(tok),
+		fieldDeployHash:    hashSecret(tok),
 		fieldDeployCreator: t.CreatedBy,
 		fieldCreatedAt:     store.FormatTime(t.CreatedAt),
 	})
@@ -195,7 +186,7 @@ func (s *Service) VerifyDeployToken(ctx context.Context, tok string) (DeployToke
 	if !WellFormedDeployToken(tok) {
 		return DeployToken{}, fmt.Errorf("%w: malformed deploy token", ErrUnauthorized)
 	}
-	hash := hashDeployToken(tok)
+	hash := hashSecret(tok)
 	c := s.sys.Collection(collDeployTokens)
 	page, err := c.Find(ctx, store.Query{
 		Filter: store.Compare{Path: fieldDeployHash, Op: store.OpEq, Value: hash},

@@ -58,7 +58,7 @@ func TestDeployTokens(t *testing.T) {
 			t.Fatalf("field %s stores the token", k)
 		}
 	}
-	if d[fieldDeployHash] != hashDeployToken(nt.Token) {
+	if d[fieldDeployHash] != hashSecret(nt.Token) {
 		t.Fatalf("stored hash %v", d[fieldDeployHash])
 	}
 
@@ -134,7 +134,7 @@ func TestVerifyDeployTokenRefusesForgeries(t *testing.T) {
 		"other prefix":  "sbs_" + nt.Token[len(DeployTokenPrefix):],
 		"upper prefix":  "SBD_" + nt.Token[len(DeployTokenPrefix):],
 		"non-base62":    nt.Token[:len(nt.Token)-1] + "-",
-		"the hash":      hashDeployToken(nt.Token),
+		"the hash":      hashSecret(nt.Token),
 		"padded":        " " + nt.Token,
 		"server key":    app.Environments[0].ServerKey,
 		"non-ASCII":     nt.Token[:len(nt.Token)-2] + "é",

@@ -83,11 +83,14 @@ func newAppKey() string { return AppKeyPrefix + randomString(base62, appKeyRandL
 // slow hash (argon2) would only cost time on every server call.
 func newServerKey() (key, hash string) {
 	key = ServerKeyPrefix + randomString(base62, serverKeyLen)
-	return key, hashServerKey(key)
+	return key, hashSecret(key)
 }
 
-func hashServerKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
+// hashSecret is what is stored in place of a generated secret (server
+// keys, refresh, deploy, mail and one-time tokens): the hex SHA-256. They
+// are 256 random bits, not passwords, so a fast hash is enough.
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
 }
 

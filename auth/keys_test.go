@@ -268,7 +268,7 @@ func TestCheckServerKey(t *testing.T) {
 		{"right", prod.Environment, prod.ServerKey, true},
 		{"other environment's key", prod.Environment, dev.ServerKey, false},
 		{"app key", prod.Environment, prod.AppKey, false},
-		{"hash of the key", prod.Environment, hashServerKey(prod.ServerKey), false},
+		{"hash of the key", prod.Environment, hashSecret(prod.ServerKey), false},
 		{"empty", prod.Environment, "", false},
 		{"truncated", prod.Environment, prod.ServerKey[:len(prod.ServerKey)-1], false},
 		{"extended", prod.Environment, prod.ServerKey + "0", false},

@@ -278,7 +278,7 @@ func (s *Service) issueOIDCCode(ctx context.Context, db store.DB, u User, challe
 	now := s.now()
 	coll := db.Collection(collOIDCCodes)
 	d := store.Doc{
-		store.FieldID:        hashOIDCCode(code),
+		store.FieldID:        hashSecret(code),
 		fieldOIDCCodeUser:    u.ID,
 		fieldOIDCCodeExpires: store.FormatTime(now.Add(OIDCCodeTTL)),
 	}
@@ -292,11 +292,6 @@ func (s *Service) issueOIDCCode(ctx context.Context, db store.DB, u User, challe
 	return code, nil
 }
 
-func hashOIDCCode(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
-}
-
 // ExchangeOIDCCode trades a one-time code from the browser flow for a
 // session. A code is good once, for OIDCCodeTTL, in the environment whose
 // flow issued it, and, when the app sent a code challenge at the start,
@@ -307,7 +302,7 @@ func (s *Service) ExchangeOIDCCode(ctx context.Context, env Environment, db stor
 		return UserSession{}, fmt.Errorf("%w: malformed code", ErrUnauthorized)
 	}
 	coll := db.Collection(collOIDCCodes)
-	d, err := coll.Get(ctx, hashOIDCCode(code))
+	d, err := coll.Get(ctx, hashSecret(code))
 	if errors.Is(err, store.ErrNotFound) {
 		return UserSession{}, fmt.Errorf("%w: unknown or used code", ErrUnauthorized)
 	}

@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -26,11 +24,6 @@ const (
 	fieldSpent     = "spent"
 	fieldExpiresAt = "expiresAt"
 )
-
-func hashRefreshToken(tok string) string {
-	sum := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(sum[:])
-}
 
 // wellFormedRefreshToken lets Refresh refuse garbage without a lookup.
 func wellFormedRefreshToken(tok string) bool {
@@ -73,7 +66,7 @@ func (s *Service) issuePair(ctx context.Context, env Environment, db store.DB, u
 	}
 	refresh := RefreshTokenPrefix + randomString(base62, refreshTokenRandLen)
 	_, err = db.Collection(collRefreshTokens).Insert(ctx, store.Doc{
-		store.FieldID:  hashRefreshToken(refresh),
+		store.FieldID:  hashSecret(refresh),
 		fieldFamilyID:  sid,
 		fieldUserID:    u.ID,
 		fieldSpent:     false,
@@ -96,7 +89,7 @@ func (s *Service) Refresh(ctx context.Context, env Environment, db store.DB, ref
 		return UserSession{}, fmt.Errorf("%w: malformed refresh token", ErrUnauthorized)
 	}
 	tokens := db.Collection(collRefreshTokens)
-	d, err := tokens.Get(ctx, hashRefreshToken(refreshToken))
+	d, err := tokens.Get(ctx, hashSecret(refreshToken))
 	if errors.Is(err, store.ErrNotFound) {
 		return UserSession{}, fmt.Errorf("%w: unknown refresh token", ErrUnauthorized)
 	}
@@ -170,7 +163,7 @@ func (s *Service) Logout(ctx context.Context, db store.DB, claims UserClaims, re
 		if !wellFormedRefreshToken(refreshToken) {
 			return fmt.Errorf("%w: malformed refresh token", ErrUnauthorized)
 		}
-		d, err := db.Collection(collRefreshTokens).Get(ctx, hashRefreshToken(refreshToken))
+		d, err := db.Collection(collRefreshTokens).Get(ctx, hashSecret(refreshToken))
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: unknown refresh token", ErrUnauthorized)
 		}

@@ -80,11 +80,6 @@ func WellFormedMailToken(tok string) bool {
 	return err == nil
 }
 
-func hashMailToken(tok string) string {
-	sum := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(sum[:])
-}
-
 // passwordStamp fingerprints a password hash without storing it again.
 func passwordStamp(hash string) string {
 	sum := sha256.Sum256([]byte("reset-stamp:" + hash))
@@ -101,7 +96,7 @@ func (s *Service) issueMailToken(ctx context.Context, db store.DB, u store.Doc, 
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
 	now := s.now()
 	d := store.Doc{
-		store.FieldID:  hashMailToken(tok),
+		store.FieldID:  hashSecret(tok),
 		fieldPurpose:   purpose,
 		fieldUserID:    store.DocID(u),
 		fieldEmail:     docString(u, fieldEmail),
@@ -124,7 +119,7 @@ func (s *Service) checkMailToken(ctx context.Context, db store.DB, tok, purpose 
 	if !WellFormedMailToken(tok) {
 		return nil, nil, fmt.Errorf("%w: malformed token", ErrBadToken)
 	}
-	token, err = db.Collection(collUserTokens).Get(ctx, hashMailToken(tok))
+	token, err = db.Collection(collUserTokens).Get(ctx, hashSecret(tok))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, fmt.Errorf("%w: unknown token", ErrBadToken)
 	}
