@@ -96,20 +96,9 @@ func (s *Service) deleteBelow(ctx context.Context, col store.Collection, chain s
 		Sort:  []store.SortKey{{Path: "n"}},
 		Limit: store.MaxLimit,
 	}
-	removed := 0
-	for {
-		p, err := col.Find(ctx, q)
-		if err != nil {
-			return removed, fmt.Errorf("audit: prune chain %q: %w", chain, err)
-		}
-		if len(p.Docs) == 0 {
-			return removed, nil
-		}
-		for _, d := range p.Docs {
-			if err := col.Delete(ctx, store.DocID(d), 0); err != nil {
-				return removed, fmt.Errorf("audit: prune chain %q: %w", chain, err)
-			}
-			removed++
-		}
+	removed, err := store.DeleteMatching(ctx, col, q)
+	if err != nil {
+		return removed, fmt.Errorf("audit: prune chain %q: %w", chain, err)
 	}
+	return removed, nil
 }

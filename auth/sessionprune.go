@@ -108,20 +108,5 @@ func (s *Service) PruneSessions(ctx context.Context, db store.DB) (PruneStats, e
 // deleteCounting deletes every document of c matching f and says how many
 // it deleted.
 func deleteCounting(ctx context.Context, c store.Collection, f store.Filter) (int, error) {
-	n := 0
-	for {
-		page, err := c.Find(ctx, store.Query{Filter: f, Limit: store.MaxLimit})
-		if err != nil {
-			return n, err
-		}
-		for _, d := range page.Docs {
-			if err := c.Delete(ctx, store.DocID(d), 0); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return n, err
-			}
-			n++
-		}
-		if page.Cursor == "" {
-			return n, nil
-		}
-	}
+	return store.DeleteMatching(ctx, c, store.Query{Filter: f, Limit: store.MaxLimit})
 }

@@ -170,26 +170,11 @@ func (s *Service) PruneIdempotency(ctx context.Context, env Env) (int, error) {
 		return 0, mapStoreErr("idempotency index", err)
 	}
 	expired := store.Compare{Path: fieldIdemExpires, Op: store.OpLt, Value: store.FormatTime(s.now())}
-	n := 0
-	for {
-		page, err := c.Find(ctx, store.Query{Filter: expired, Limit: pruneBatch})
-		if err != nil {
-			return n, mapStoreErr("prune idempotency keys", err)
-		}
-		for _, d := range page.Docs {
-			err := c.Delete(ctx, store.DocID(d), store.DocVersion(d))
-			switch {
-			case err == nil:
-				n++
-			case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrVersionConflict):
-			default:
-				return n, mapStoreErr("prune idempotency keys", err)
-			}
-		}
-		if len(page.Docs) < pruneBatch {
-			return n, nil
-		}
+	n, err := store.DeleteMatching(ctx, c, store.Query{Filter: expired, Limit: pruneBatch})
+	if err != nil {
+		return n, mapStoreErr("prune idempotency keys", err)
 	}
+	return n, nil
 }
 
 func responseFromDoc(d store.Doc, status int) (*IdempotentResponse, error) {

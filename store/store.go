@@ -307,3 +307,33 @@ func EnsureIndexes(ctx context.Context, db DB, byCollection map[string][]Index) 
 	}
 	return nil
 }
+
+// DeleteMatching deletes every document of c that q selects (q.Filter, in
+// q.Sort order, q.Limit per round; q.Cursor is ignored) and says how many
+// it deleted. Each delete is guarded by the version it read, so a document
+// changed meanwhile is left alone; it stops when a round deletes nothing.
+func DeleteMatching(ctx context.Context, c Collection, q Query) (int, error) {
+	q.Cursor = ""
+	n := 0
+	for {
+		page, err := c.Find(ctx, q)
+		if err != nil {
+			return n, err
+		}
+		deleted := 0
+		for _, d := range page.Docs {
+			err := c.Delete(ctx, DocID(d), DocVersion(d))
+			switch {
+			case err == nil:
+				deleted++
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrVersionConflict):
+			default:
+				return n + deleted, err
+			}
+		}
+		n += deleted
+		if deleted == 0 || page.Cursor == "" {
+			return n, nil
+		}
+	}
+}
