@@ -28,7 +28,15 @@ type auditNote struct {
 	actor    audit.Actor
 }
 
+// noteFrom returns the note of the Audit middleware the request passed
+// through, or nil.
 func noteFrom(ctx context.Context) *auditNote {
+	if st := requestStateFrom(ctx); st != nil {
+		if st.audited {
+			return &st.note
+		}
+		return nil
+	}
 	n, _ := ctx.Value(auditNoteKey{}).(*auditNote)
 	return n
 }
@@ -89,9 +97,18 @@ func Audit(a Auditor) func(http.Handler) http.Handler {
 				return
 			}
 			start := time.Now()
-			note := &auditNote{actor: audit.Actor{Kind: audit.ActorAnonymous}}
+			var note *auditNote
+			if st := requestStateFrom(r.Context()); st != nil {
+				// Behind RequestID (always, in New): the note lives in
+				// its request state, no context value of its own.
+				st.audited = true
+				note = &st.note
+			} else {
+				note = &auditNote{}
+				r = r.WithContext(context.WithValue(r.Context(), auditNoteKey{}, note))
+			}
+			note.actor = audit.Actor{Kind: audit.ActorAnonymous}
 			ww := observe(w, r)
-			r = r.WithContext(context.WithValue(r.Context(), auditNoteKey{}, note))
 			defer func() {
 				status := ww.Status()
 				if status == 0 {

@@ -10,7 +10,7 @@ import (
 // Context keys. Each is its own type, so no other package can collide with
 // them.
 type (
-	requestIDKey   struct{}
+	requestKey     struct{}
 	environmentKey struct{}
 	dbKey          struct{}
 	serverCallKey  struct{}
@@ -20,8 +20,27 @@ type (
 // RequestIDFrom returns the id the RequestID middleware gave the request,
 // or "" outside of one.
 func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if st := requestStateFrom(ctx); st != nil {
+		return st.id
+	}
+	return ""
+}
+
+// requestState is what the outermost middleware, RequestID, puts in a
+// request's context for the ones inside: the request id, and the note the
+// Audit middleware collects. One value holds both, so that an audited
+// request pays for one context value and one request copy, not two.
+type requestState struct {
+	id string
+	// audited is set by the Audit middleware, which then keeps its note
+	// here.
+	audited bool
+	note    auditNote
+}
+
+func requestStateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestKey{}).(*requestState)
+	return st
 }
 
 // EnvironmentFrom returns the app environment whose key the request

@@ -24,7 +24,7 @@ func RequestID(next http.Handler) http.Handler {
 			id = rand.Text()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx := context.WithValue(r.Context(), requestKey{}, &requestState{id: id})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -37,9 +37,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/skybridgehq/skybridge/internal/jsonenc"
 	"github.com/skybridgehq/skybridge/store"
 )
 
@@ -140,15 +142,39 @@ func (r *Record) ComputeHash() string { return hashOf(r.canonicalJSON()) }
 
 // canonicalJSON is the encoding ComputeHash hashes; segments store records
 // in it too (see segment.go).
-func (r *Record) canonicalJSON() []byte {
-	b, _ := json.Marshal(canonical{
-		V: 1, Chain: r.Chain, N: r.N, Prev: r.Prev, Time: store.FormatTime(r.Time),
-		App: r.App, Env: r.Env, ActorKind: r.Actor.Kind, ActorID: r.Actor.ID,
-		AppVersion: r.AppVersion, UserAgent: r.UserAgent, IP: r.IP,
-		Method: r.Method, Route: r.Route, Resource: r.Resource, Action: r.Action,
-		Status: r.Status, LatencyMs: r.LatencyMs, RequestID: r.RequestID,
-	})
-	return b
+func (r *Record) canonicalJSON() []byte { return r.appendCanonical(nil) }
+
+// appendCanonical appends r's canonical encoding to b: the bytes
+// encoding/json renders for canonical (a test holds the two together),
+// written without reflection because the writer encodes every record.
+func (r *Record) appendCanonical(b []byte) []byte {
+	if math.IsNaN(r.LatencyMs) || math.IsInf(r.LatencyMs, 0) {
+		// Not JSON: encoding/json fails, and so the hash is that of no
+		// bytes. normalize never lets such a latency through.
+		return b
+	}
+	b = append(b, `{"v":1,"chain":`...)
+	b = jsonenc.AppendString(b, r.Chain)
+	b = append(b, `,"n":`...)
+	b = strconv.AppendInt(b, r.N, 10)
+	for _, f := range [...]struct{ key, val string }{
+		{`,"prev":`, r.Prev}, {`,"time":`, store.FormatTime(r.Time)},
+		{`,"app":`, r.App}, {`,"env":`, r.Env},
+		{`,"actorKind":`, r.Actor.Kind}, {`,"actorId":`, r.Actor.ID},
+		{`,"appVersion":`, r.AppVersion}, {`,"userAgent":`, r.UserAgent},
+		{`,"ip":`, r.IP}, {`,"method":`, r.Method}, {`,"route":`, r.Route},
+		{`,"resource":`, r.Resource}, {`,"action":`, r.Action},
+	} {
+		b = append(b, f.key...)
+		b = jsonenc.AppendString(b, f.val)
+	}
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(r.Status), 10)
+	b = append(b, `,"latencyMs":`...)
+	b, _ = jsonenc.AppendFloat(b, r.LatencyMs)
+	b = append(b, `,"requestId":`...)
+	b = jsonenc.AppendString(b, r.RequestID)
+	return append(b, '}')
 }
 
 func hashOf(canonical []byte) string {

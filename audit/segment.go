@@ -92,10 +92,9 @@ func segmentEnd(recs []*Record, limit int) int {
 type segmentBuilder struct {
 	first, last *Record
 	from, to    time.Time
-	lines       strings.Builder
-	// expect is how many records the segment will hold, when known: the
-	// first add sizes the buffer for them at once.
-	expect int
+	// lines holds the records' lines; callers that know their size Grow
+	// it up front.
+	lines strings.Builder
 }
 
 // add appends r, whose canonical encoding is canon and whose N, Prev and
@@ -110,12 +109,6 @@ func (b *segmentBuilder) add(r *Record, canon []byte) {
 	}
 	if r.Time.After(b.to) {
 		b.to = r.Time
-	}
-	line := len(r.Hash) + 1 + len(canon) + 1
-	if b.lines.Cap() == 0 && b.expect > 1 {
-		// Records of one chain are alike in size; a tenth more covers
-		// most of the variation, and a miss only grows the buffer once.
-		b.lines.Grow(b.expect * line * 11 / 10)
 	}
 	b.lines.WriteString(r.Hash)
 	b.lines.WriteByte(' ')

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -111,8 +112,9 @@ func (s *Service) write(batch []item, heads map[string]*head) {
 	defer cancel()
 	var work []*chainWork
 	byChain := map[string]*chainWork{}
-	for _, it := range batch {
-		if it.rec == nil {
+	for i := range batch {
+		it := &batch[i]
+		if it.flush {
 			continue
 		}
 		w := byChain[it.rec.Chain]
@@ -121,7 +123,7 @@ func (s *Service) write(batch []item, heads map[string]*head) {
 			byChain[w.chain] = w
 			work = append(work, w)
 		}
-		w.recs = append(w.recs, it.rec)
+		w.recs = append(w.recs, &it.rec)
 	}
 	s.appendSegments(ctx, work, heads)
 	var first error
@@ -137,7 +139,7 @@ func (s *Service) write(batch []item, heads map[string]*head) {
 		if it.done == nil {
 			continue
 		}
-		if it.rec == nil {
+		if it.flush {
 			it.done <- first
 		} else {
 			it.done <- byChain[it.rec.Chain].err
@@ -177,6 +179,10 @@ type segmentRef struct {
 // practice, so a cached head is never that old.)
 func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads map[string]*head) {
 	races, failures := 0, 0
+	// canon holds the canonical encodings of one segment's records, which
+	// end at ends; the segment copies them.
+	var canon []byte
+	var ends []int
 	giveUp := func(live []*chainWork, err error) {
 		for _, w := range live {
 			w.err = fmt.Errorf("audit: append to chain %q: %w", w.chain, err)
@@ -210,14 +216,24 @@ func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads m
 			n, prev := h.n, h.hash
 			for rest := w.recs; len(rest) > 0; {
 				k := segmentEnd(rest, s.cfg.BatchSize)
-				b := segmentBuilder{expect: k}
+				// Encode every record first, so that the segment's
+				// buffer is allocated once at its exact size.
+				canon, ends = canon[:0], ends[:0]
 				for _, r := range rest[:k] {
 					n++
 					r.N, r.Prev = n, prev
-					canon := r.canonicalJSON()
-					r.Hash = hashOf(canon)
+					from := len(canon)
+					canon = r.appendCanonical(canon)
+					r.Hash = hashOf(canon[from:])
 					prev = r.Hash
-					b.add(r, canon)
+					ends = append(ends, len(canon))
+				}
+				var b segmentBuilder
+				b.lines.Grow(len(canon) + k*(sha256.Size*2+2))
+				from := 0
+				for i, r := range rest[:k] {
+					b.add(r, canon[from:ends[i]])
+					from = ends[i]
 				}
 				docs = append(docs, b.doc())
 				refs = append(refs, segmentRef{w: w, count: k})
