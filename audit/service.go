@@ -106,13 +106,13 @@ type Stats struct {
 	Failed uint64
 }
 
-// item is one entry of the writer's queue: a record, or (flush set) a
-// flush marker. done, when set, receives the outcome. The record travels
-// by value, so that auditing a request allocates nothing for the queue.
+// item is one entry of the writer's queue: a record, or (rec nil) a flush
+// marker. done, when set, receives the outcome. Records come from and go
+// back to Service.pool: the queue holds pointers, not records, because
+// the garbage collector scans a channel's whole buffer on every cycle.
 type item struct {
-	rec   Record
-	flush bool
-	done  chan error
+	rec  *Record
+	done chan error
 }
 
 // Service writes, queries, verifies and prunes the audit trail kept in one
@@ -138,6 +138,9 @@ type Service struct {
 	lastWarn   atomic.Int64 // unix nanos of the last overflow log line
 
 	now func() time.Time
+	// pool recycles the records the writer has stored, so that auditing
+	// a request allocates nothing in the steady state.
+	pool sync.Pool
 }
 
 // NewService returns a Service over db (the system database). The indexes
@@ -159,6 +162,7 @@ func NewService(db store.DB, cfg Config) (*Service, error) {
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 		now:         time.Now,
+		pool:        sync.Pool{New: func() any { return new(Record) }},
 	}, nil
 }
 
@@ -201,7 +205,9 @@ func (s *Service) Start() {
 // mode it waits until rec is stored and returns the store's error.
 func (s *Service) Record(ctx context.Context, rec Record) error {
 	rec.normalize(s.now())
-	it := item{rec: rec}
+	p := s.pool.Get().(*Record)
+	*p = rec
+	it := item{rec: p}
 	if s.cfg.Sync {
 		it.done = make(chan error, 1)
 	}
@@ -250,7 +256,7 @@ func (s *Service) send(ctx context.Context, it item) error {
 // Flush waits until every record queued before the call is stored. It
 // needs a started writer.
 func (s *Service) Flush(ctx context.Context) error {
-	it := item{flush: true, done: make(chan error, 1)}
+	it := item{done: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()

@@ -112,9 +112,8 @@ func (s *Service) write(batch []item, heads map[string]*head) {
 	defer cancel()
 	var work []*chainWork
 	byChain := map[string]*chainWork{}
-	for i := range batch {
-		it := &batch[i]
-		if it.flush {
+	for _, it := range batch {
+		if it.rec == nil {
 			continue
 		}
 		w := byChain[it.rec.Chain]
@@ -123,7 +122,7 @@ func (s *Service) write(batch []item, heads map[string]*head) {
 			byChain[w.chain] = w
 			work = append(work, w)
 		}
-		w.recs = append(w.recs, &it.rec)
+		w.recs = append(w.recs, it.rec)
 	}
 	s.appendSegments(ctx, work, heads)
 	var first error
@@ -139,11 +138,20 @@ func (s *Service) write(batch []item, heads map[string]*head) {
 		if it.done == nil {
 			continue
 		}
-		if it.flush {
+		if it.rec == nil {
 			it.done <- first
 		} else {
 			it.done <- byChain[it.rec.Chain].err
 		}
+	}
+	// Nobody holds the records any more: whoever waited has its answer
+	// and Record copied the caller's value.
+	for i, it := range batch {
+		if it.rec != nil {
+			*it.rec = Record{}
+			s.pool.Put(it.rec)
+		}
+		batch[i] = item{}
 	}
 }
 
