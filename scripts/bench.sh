@@ -20,7 +20,10 @@ echo "== summary (ops/s; ratio = figure / mean chi baseline of this run) =="
 awk '
   /^pkg:/ { pkg=$2; sub(/.*skybridge\//, "", pkg) }
   /^BenchmarkAuditOverhead/ {
-    for (i=2;i<=NF;i++) if ($(i+1)=="on/off") { ratios=ratios sprintf(" %s", $i) }
+    for (i=2;i<=NF;i++) {
+      if ($(i+1)=="on/off") ratios=ratios sprintf(" %s", $i)
+      if ($(i+1)=="cpu-off/on") cpus=cpus sprintf(" %s", $i)
+    }
     next
   }
   /^Benchmark/ {
@@ -41,4 +44,5 @@ awk '
     }
     if (on && off) printf "%-60s %12.2f (separate runs)\n", "authenticated GET, audit on / audit off", on/off
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
+    if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus
   }' "$out"
