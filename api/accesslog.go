@@ -56,11 +56,27 @@ const unmatchedRoute = "unmatched"
 // routeLabel returns the chi route pattern that served r ("/readyz",
 // "/admin/api/apps/{id}"), never the raw path; "unmatched" when no route
 // did. It is only complete after the router has served r.
+//
+// chi builds the pattern anew on each call, and the access log, metrics
+// and audit each want it once the request is served, so the first
+// answer is kept in the request state for the others (keyed by the
+// routing context, so that a batch operation's own routing never reads
+// or overwrites its batch request's).
 func routeLabel(r *http.Request) string {
-	if p := chi.RouteContext(r.Context()).RoutePattern(); p != "" {
-		return p
+	ctx := r.Context()
+	rctx := chi.RouteContext(ctx)
+	st := requestStateFrom(ctx)
+	if st != nil && st.routeCtx == rctx && st.route != "" {
+		return st.route
 	}
-	return unmatchedRoute
+	p := rctx.RoutePattern()
+	if p == "" {
+		p = unmatchedRoute
+	}
+	if st != nil {
+		st.route, st.routeCtx = p, rctx
+	}
+	return p
 }
 
 // markUnmatched wraps the router's not-found and method-not-allowed

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/store"
 )
@@ -36,6 +38,9 @@ type requestState struct {
 	// here.
 	audited bool
 	note    auditNote
+	// route is the route pattern routeLabel worked out for routeCtx.
+	route    string
+	routeCtx *chi.Context
 }
 
 func requestStateFrom(ctx context.Context) *requestState {
