@@ -97,7 +97,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if n.Store, err = OpenStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	if n.Cache, err = openCache(cfg); err != nil {
+	if n.Cache, err = openCache(cfg, log); err != nil {
 		return nil, err
 	}
 	var limiter api.RateLimiter // nil: api.New keeps the budgets in process
@@ -163,7 +163,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if err := n.Events.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start the events fan-out over Redis (SKYBRIDGE_REDIS_URL): %w", err)
 	}
-	n.Objects = objectstore.NewService(n.Store, objectstore.Config{Logger: log, OnChange: n.Events.Publish})
+	invalidate := api.ObjectCacheInvalidator(n.Cache, log)
+	n.Objects = objectstore.NewService(n.Store, objectstore.Config{Logger: log, OnChange: func(ctx context.Context, ch objectstore.Change) {
+		invalidate(ctx, ch) // first: a realtime subscriber that reads back must not get the cached old object
+		n.Events.Publish(ctx, ch)
+	}})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
 		Events:   n.Events,
@@ -176,6 +180,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		// With Redis the rate limit budgets are shared by every node; when
 		// Redis fails, requests pass unlimited (see api's rateLimit).
 		RateLimiter: limiter,
+		Cache:       n.Cache,
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
@@ -216,15 +221,19 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Provide
 	return p, nil
 }
 
-func openCache(cfg Config) (cache.Cache, error) {
+// openCache builds the in-process cache, or with SKYBRIDGE_REDIS_URL the
+// Redis cache with the in-process one behind its circuit breaker.
+func openCache(cfg Config, log *slog.Logger) (cache.Cache, error) {
+	mem := cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.CacheMaxBytes})
 	if cfg.RedisURL == "" {
-		return cache.NewMemory(cache.MemoryConfig{}), nil
+		return mem, nil
 	}
-	c, err := cache.NewRedis(cache.RedisConfig{URL: cfg.RedisURL})
+	c, err := cache.NewRedis(cache.RedisConfig{URL: cfg.RedisURL, Timeout: cfg.CacheRedisTimeout})
 	if err != nil {
+		_ = mem.Close()
 		return nil, fmt.Errorf("SKYBRIDGE_REDIS_URL: %w", err)
 	}
-	return c, nil
+	return cache.NewFallback(c, mem, cache.FallbackConfig{Logger: log, Timeout: 2 * max(cfg.CacheRedisTimeout, cache.DefaultRedisTimeout)}), nil
 }
 
 // openRedis builds the client of the shared rate limits from
