@@ -218,4 +218,3 @@ func describeCacheAdmin(spec *apiSpec, base string) {
 		Problems:  []int{401, 403, 404},
 	})
 }
-

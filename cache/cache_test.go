@@ -121,3 +121,12 @@ func TestNewRedisRejectsBadURL(t *testing.T) {
 		t.Fatal("want error for non-redis URL")
 	}
 }
+
+func redisURL(t *testing.T) string {
+	t.Helper()
+	r, err := testenv.SharedRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.URL(0)
+}

@@ -54,7 +54,8 @@ type Memory struct {
 type memItem struct {
 	val     []byte
 	tags    []string
-	expires time.Time // zero: never
+	expires time.Time     // by MemoryConfig.Now; zero: never
+	ttl     time.Duration // otter's own clean-up runs on real time
 }
 
 var _ Cache = (*Memory)(nil)
@@ -68,10 +69,10 @@ func NewMemory(cfg MemoryConfig) *Memory {
 		Weigher:       weigh,
 		StatsRecorder: m.rec,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *memItem]) time.Duration {
-			if e.Value.expires.IsZero() {
+			if e.Value.ttl <= 0 {
 				return 100 * 365 * 24 * time.Hour
 			}
-			return max(time.Until(e.Value.expires), time.Millisecond)
+			return e.Value.ttl
 		}),
 		OnAtomicDeletion: m.unindex,
 	})
@@ -130,7 +131,7 @@ func (m *Memory) Set(_ context.Context, key string, val []byte, ttl time.Duratio
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	it := &memItem{val: append([]byte(nil), val...), tags: append([]string(nil), tags...), expires: expiry(m.cfg.Now(), ttl)}
+	it := &memItem{val: append([]byte(nil), val...), tags: append([]string(nil), tags...), expires: expiry(m.cfg.Now(), ttl), ttl: ttl}
 	if len(tags) > 0 {
 		m.mu.Lock()
 		for _, t := range tags {

@@ -286,3 +286,6 @@ func (r *Redis) wrap(op string, err error) error {
 	}
 	return fmt.Errorf("cache: redis %s: %w", op, err)
 }
+
+// Prefix is the configured key prefix.
+func (r *Redis) Prefix() string { return r.cfg.Prefix }
