@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 
 // newRedis returns a Redis cache on the shared redis-server, under a key
 // prefix of its own.
-func newRedis(t *testing.T) *cache.Redis {
+func newRedis(t testing.TB) *cache.Redis {
 	t.Helper()
 	r, err := testenv.SharedRedis()
 	if err != nil {
@@ -122,7 +122,7 @@ func TestNewRedisRejectsBadURL(t *testing.T) {
 	}
 }
 
-func redisURL(t *testing.T) string {
+func redisURL(t testing.TB) string {
 	t.Helper()
 	r, err := testenv.SharedRedis()
 	if err != nil {

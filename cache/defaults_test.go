@@ -10,9 +10,15 @@ func TestDefaults(t *testing.T) {
 		name string
 		ok   bool
 	}{
-		{"memory", func() bool { c := (MemoryConfig{}).withDefaults(); return c.MaxBytes == DefaultMemoryMaxBytes && c.Now != nil }()},
+		{"memory", func() bool {
+			c := (MemoryConfig{}).withDefaults()
+			return c.MaxBytes == DefaultMemoryMaxBytes && c.Now != nil
+		}()},
 		{"memory keeps a bound", (MemoryConfig{MaxBytes: 5}).withDefaults().MaxBytes == 5},
-		{"redis", func() bool { c := (RedisConfig{}).withDefaults(); return c.Timeout == DefaultRedisTimeout && c.Prefix == "" }()},
+		{"redis", func() bool {
+			c := (RedisConfig{}).withDefaults()
+			return c.Timeout == DefaultRedisTimeout && c.Prefix == ""
+		}()},
 		{"fallback", func() bool {
 			c := (FallbackConfig{}).withDefaults()
 			return c.Failures == 3 && c.Cooldown == time.Second && c.Timeout == 100*time.Millisecond && c.MaxPending == 10000 && c.Logger != nil
