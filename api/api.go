@@ -229,6 +229,9 @@ func New(deps Deps, cfg Config) (*API, error) {
 	}
 	if deps.Cache != nil {
 		a.loader = cache.NewLoader(deps.Cache, cache.LoaderConfig{Logger: a.log})
+		// Every database the API hands out drops cached session checks on
+		// writes to users and sessions (sessioncache.go).
+		a.deps.Store = SessionCacheStore(deps.Store, deps.Cache, a.log)
 	}
 	spec := newSpec(deps.Version)
 
