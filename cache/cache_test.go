@@ -130,3 +130,5 @@ func redisURL(t testing.TB) string {
 	}
 	return r.URL(0)
 }
+
+var cachetestRun = cachetest.Run

@@ -161,6 +161,11 @@ type loaded struct {
 // lock holder loads and stores; the others poll the cache until the value
 // appears, or take the lock themselves once it is free again.
 func (l *Loader) loadShared(ctx context.Context, key string, opts LoadOptions, load LoadFunc) (loaded, error) {
+	// A caller that missed just before another flight stored the value
+	// finds it here instead of loading again.
+	if val, ok := l.fresh(ctx, key); ok {
+		return loaded{val, Hit}, nil
+	}
 	locker, ok := l.c.(Locker)
 	if !ok {
 		val, err := l.loadAndStore(ctx, key, opts, load)
@@ -170,6 +175,12 @@ func (l *Loader) loadShared(ctx context.Context, key string, opts LoadOptions, l
 	deadline := l.cfg.Now().Add(l.cfg.LockTTL)
 	for {
 		token, got, err := locker.TryLock(ctx, lockKey, l.cfg.LockTTL)
+		if got {
+			if val, ok := l.fresh(ctx, key); ok { // the previous holder stored it
+				_ = locker.Unlock(context.WithoutCancel(ctx), lockKey, token)
+				return loaded{val, Hit}, nil
+			}
+		}
 		if err != nil || got || !l.cfg.Now().Before(deadline) {
 			// No lock service, the lock, or waited long enough: load.
 			val, lerr := l.loadAndStore(ctx, key, opts, load)
@@ -185,12 +196,20 @@ func (l *Loader) loadShared(ctx context.Context, key string, opts LoadOptions, l
 			return loaded{}, ctx.Err()
 		case <-t.C:
 		}
-		if raw, found, _ := l.c.Get(ctx, key); found {
-			if val, fresh, ok := unwrap(raw); ok && l.cfg.Now().Before(fresh) {
-				return loaded{val, Hit}, nil
-			}
+		if val, ok := l.fresh(ctx, key); ok {
+			return loaded{val, Hit}, nil
 		}
 	}
+}
+
+// fresh returns key's value when the cache holds a fresh one.
+func (l *Loader) fresh(ctx context.Context, key string) ([]byte, bool) {
+	raw, found, _ := l.c.Get(ctx, key)
+	if !found {
+		return nil, false
+	}
+	val, fresh, ok := unwrap(raw)
+	return val, ok && l.cfg.Now().Before(fresh)
 }
 
 func (l *Loader) loadAndStore(ctx context.Context, key string, opts LoadOptions, load LoadFunc) ([]byte, error) {

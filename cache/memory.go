@@ -179,6 +179,9 @@ func (m *Memory) InvalidateTags(_ context.Context, tags ...string) error {
 	return nil
 }
 
+// Clear drops every entry.
+func (m *Memory) Clear() { m.c.InvalidateAll() }
+
 // Len returns the number of stored entries, expired ones included until
 // they are cleaned up.
 func (m *Memory) Len() int { return m.c.EstimatedSize() }

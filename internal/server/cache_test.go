@@ -68,9 +68,13 @@ func (c cachedApp) purge(t *testing.T, body any) (int, []byte) {
 }
 
 func TestObjectCacheEndToEnd(t *testing.T) {
-	for _, withRedis := range []bool{false, true} {
-		t.Run("redis="+strconv.FormatBool(withRedis), func(t *testing.T) {
-			s := testnode.Start(t, testnode.Options{Redis: withRedis})
+	for _, tc := range []struct {
+		name    string
+		redis   bool
+		nearTTL time.Duration
+	}{{"cache=memory", false, 0}, {"cache=redis", true, 0}, {"cache=two-level", true, time.Second}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testnode.Start(t, testnode.Options{Redis: tc.redis, Configure: func(cfg *server.Config) { cfg.CacheNearTTL = tc.nearTTL }})
 			c := newCachedApp(t, s)
 			want := func(step, col string, h map[string]string, status int, state string, rate float64) {
 				t.Helper()

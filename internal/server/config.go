@@ -81,6 +81,11 @@ type Config struct {
 	// counts as failing, and after three failures in a row the in-process
 	// cache serves until Redis answers again. Default: 50ms.
 	CacheRedisTimeout time.Duration
+	// CacheNearTTL, with RedisURL, turns on the two-level cache: values
+	// read from Redis stay in the node's memory this long, dropped on
+	// every node over Redis pub/sub when a write deletes them. Default: 0
+	// (off: every read asks Redis).
+	CacheNearTTL time.Duration
 	// MaintenanceInterval is how often a node prunes expired sessions and
 	// tokens and audit records past their retention. Default: 1h.
 	MaintenanceInterval time.Duration
@@ -203,6 +208,13 @@ var fields = []field{
 	}},
 	{"cacheRedisTimeout", "SKYBRIDGE_CACHE_REDIS_TIMEOUT", "50ms", "longest a Redis cache command may take before the in-process fallback serves", func(c *Config, v string) error {
 		return setDuration(&c.CacheRedisTimeout, v, time.Millisecond, 10*time.Second)
+	}},
+	{"cacheNearTTL", "SKYBRIDGE_CACHE_NEAR_TTL", "0", "with Redis: keep hot values this long in process too (two-level cache, invalidated over pub/sub); 0 is off", func(c *Config, v string) error {
+		if v == "0" {
+			c.CacheNearTTL = 0
+			return nil
+		}
+		return setDuration(&c.CacheNearTTL, v, time.Millisecond, time.Minute)
 	}},
 	{"maintenanceInterval", "SKYBRIDGE_MAINTENANCE_INTERVAL", "1h", "how often expired sessions, tokens and audit records are pruned", func(c *Config, v string) error {
 		return setDuration(&c.MaintenanceInterval, v, time.Minute, 24*time.Hour)

@@ -59,6 +59,9 @@ type Node struct {
 	// eventsRedis is the Redis client of the events fan-out (pub/sub
 	// holds a connection of its own); nil without Redis.
 	eventsRedis redis.UniversalClient
+	// cacheRedis carries the two-level cache's invalidations (pub/sub);
+	// nil unless SKYBRIDGE_CACHE_NEAR_TTL is set.
+	cacheRedis redis.UniversalClient
 
 	http     *http.Server
 	ln       net.Listener
@@ -97,7 +100,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if n.Store, err = OpenStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	if n.Cache, err = openCache(cfg, log); err != nil {
+	if n.Cache, err = n.openCache(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	var limiter api.RateLimiter // nil: api.New keeps the budgets in process
@@ -222,8 +225,9 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Provide
 }
 
 // openCache builds the in-process cache, or with SKYBRIDGE_REDIS_URL the
-// Redis cache with the in-process one behind its circuit breaker.
-func openCache(cfg Config, log *slog.Logger) (cache.Cache, error) {
+// Redis cache with the in-process one behind its circuit breaker, and in
+// front of it with SKYBRIDGE_CACHE_NEAR_TTL.
+func (n *Node) openCache(ctx context.Context, cfg Config, log *slog.Logger) (cache.Cache, error) {
 	mem := cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.CacheMaxBytes})
 	if cfg.RedisURL == "" {
 		return mem, nil
@@ -233,7 +237,17 @@ func openCache(cfg Config, log *slog.Logger) (cache.Cache, error) {
 		_ = mem.Close()
 		return nil, fmt.Errorf("SKYBRIDGE_REDIS_URL: %w", err)
 	}
-	return cache.NewFallback(c, mem, cache.FallbackConfig{Logger: log, Timeout: 2 * max(cfg.CacheRedisTimeout, cache.DefaultRedisTimeout)}), nil
+	fb := cache.NewFallback(c, mem, cache.FallbackConfig{Logger: log, Timeout: 2 * max(cfg.CacheRedisTimeout, cache.DefaultRedisTimeout)})
+	if cfg.CacheNearTTL <= 0 {
+		return fb, nil
+	}
+	// Pub/sub holds a connection of its own, with the default timeouts.
+	if n.cacheRedis, err = openRedis(cfg.RedisURL); err != nil {
+		_ = fb.Close()
+		return nil, err
+	}
+	near := cache.NewMemory(cache.MemoryConfig{MaxBytes: max(cfg.CacheMaxBytes/8, 1<<20)})
+	return cache.NewTwoLevel(ctx, fb, near, n.cacheRedis, cache.TwoLevelConfig{NearTTL: cfg.CacheNearTTL, Logger: log})
 }
 
 // openRedis builds the client of the shared rate limits from
@@ -363,6 +377,9 @@ func (n *Node) closeClients() {
 	}
 	if n.Cache != nil {
 		_ = n.Cache.Close()
+	}
+	if n.cacheRedis != nil {
+		_ = n.cacheRedis.Close()
 	}
 	if n.limiterRedis != nil {
 		_ = n.limiterRedis.Close()
