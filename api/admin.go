@@ -41,6 +41,9 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		if a.deps.Objects != nil {
 			a.bindCollectionsAdmin(g, spec)
 		}
+		if a.deps.Cache != nil {
+			a.bindCacheAdmin(g, spec)
+		}
 	})
 	describeAdmin(spec)
 	return adm

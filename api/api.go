@@ -23,6 +23,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/events"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/ratelimit"
@@ -75,6 +76,11 @@ type Deps struct {
 	// in-process ratelimit.Memory (per node); a ratelimit.Redis shares
 	// them between nodes.
 	RateLimiter RateLimiter
+	// Cache, when set, caches object GETs of the collections that opt in
+	// (their "cache": {"ttl"}) and serves the admin cache purge and stats
+	// routes. Writes invalidate through ObjectCacheInvalidator, which the
+	// wiring puts on objectstore.Config.OnChange.
+	Cache cache.Cache
 }
 
 // Config tunes the API. The zero value means every default.
@@ -187,6 +193,7 @@ type API struct {
 	openapi []byte
 	logins  *loginLimiter
 	rates   *rateLimits
+	loader  *cache.Loader // over Deps.Cache; nil without
 }
 
 // New builds the API over deps. Misconfiguration (a missing dependency, a
@@ -219,6 +226,12 @@ func New(deps Deps, cfg Config) (*API, error) {
 	}
 	if a.rates, err = a.newRateLimits(); err != nil {
 		return nil, err
+	}
+	if deps.Cache != nil {
+		a.loader = cache.NewLoader(deps.Cache, cache.LoaderConfig{Logger: a.log})
+		// Every database the API hands out drops cached session checks on
+		// writes to users and sessions (sessioncache.go).
+		a.deps.Store = SessionCacheStore(deps.Store, deps.Cache, a.log)
 	}
 	spec := newSpec(deps.Version)
 

@@ -113,7 +113,7 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request) {
 		a.objectFail(w, r, err)
 		return
 	}
-	obj, err := a.deps.Objects.Get(r.Context(), c.env, c.p, pathParam(r, "col"), pathParam(r, "id"))
+	obj, err := a.readObject(w, r, c, pathParam(r, "col"), pathParam(r, "id"))
 	if err != nil {
 		a.objectFail(w, r, err)
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/objectstore"
@@ -75,7 +76,7 @@ func newTestEnv(t testing.TB, opts envOptions) *testEnv {
 		checks = opts.checks(p)
 	}
 	reg := prometheus.NewRegistry()
-	a, err := New(Deps{Auth: svc, Store: p, Objects: objectstore.NewService(p, objectstore.Config{Logger: log}), Checks: checks, Logger: log, Registry: reg, Version: "test"}, opts.cfg)
+	a, err := New(Deps{Auth: svc, Store: p, Objects: objectstore.NewService(p, objectstore.Config{Logger: log}), Checks: checks, Logger: log, Registry: reg, Version: "test", Cache: cache.NewMemory(cache.MemoryConfig{})}, opts.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

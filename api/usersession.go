@@ -99,7 +99,7 @@ func (a *API) userSession(next http.Handler) http.Handler {
 		claims, err := a.deps.Auth.VerifyUserToken(ctx, env, strings.TrimSpace(token))
 		if err == nil {
 			var u auth.User
-			u, err = a.deps.Auth.CheckSession(ctx, db, claims)
+			u, err = a.checkSession(ctx, env, db, claims)
 			if err == nil {
 				ctx = context.WithValue(ctx, userKey{}, userContext{user: u, claims: claims})
 				noteUser(ctx, u)

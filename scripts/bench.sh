@@ -12,6 +12,8 @@ count=${BENCHCOUNT:-1}
   go test -run '^$' -bench 'BenchmarkStore' -benchtime "$time" -count "$count" ./store/sqlite/ ./store/mongo/
   go test -run '^$' -bench 'BenchmarkAuthedGet|BenchmarkLogin' -benchtime "$time" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkObjects' -benchtime "${OBJECT_REQUESTS:-20000}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkGet' -benchtime "$time" -count "$count" ./cache/
+  go test -run '^$' -bench 'BenchmarkObjectCache' -benchtime "${OBJECT_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
 } 2>&1 | tee "$out"
@@ -41,7 +43,13 @@ awk '
       printf "%-60s %12.0f ops/s  %8.4fx baseline%s\n", rows[i], vals[i], vals[i]/b, (p99s[i] != "" ? "  p99 " p99s[i] " ms" : "")
       if (rows[i] ~ /AuthedGet\/audit=true/) on=vals[i]
       if (rows[i] ~ /AuthedGet\/audit=false/) off=vals[i]
+      if (rows[i] ~ /ObjectCache\/cache=on/) con=vals[i]
+      if (rows[i] ~ /ObjectCache\/cache=off/) coff=vals[i]
+      if (rows[i] ~ /cache BenchmarkGet\/impl=memory/) gmem=vals[i]
+      if (rows[i] ~ /cache BenchmarkGet\/impl=redis/) gred=vals[i]
     }
+    if (con && coff) printf "%-60s %12.2f (same run)\n", "object GET by id, cached / uncached (BenchmarkObjectCache)", con/coff
+    if (gmem && gred) printf "%-60s %12.1f (same run)\n", "cache get, in-process / Redis over loopback (BenchmarkGet)", gmem/gred
     if (on && off) printf "%-60s %12.2f (separate runs)\n", "authenticated GET, audit on / audit off", on/off
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
     if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus

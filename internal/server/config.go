@@ -74,6 +74,18 @@ type Config struct {
 	// AuditRetention is how long audit records are kept in environments
 	// that set no retention of their own (admin API). Default: 0, forever.
 	AuditRetention time.Duration
+	// CacheMaxBytes bounds the in-process cache (the default cache, and
+	// the fallback while Redis fails). Default: 64 MiB.
+	CacheMaxBytes uint64
+	// CacheRedisTimeout bounds each Redis cache command: a slower Redis
+	// counts as failing, and after three failures in a row the in-process
+	// cache serves until Redis answers again. Default: 50ms.
+	CacheRedisTimeout time.Duration
+	// CacheNearTTL, with RedisURL, turns on the two-level cache: values
+	// read from Redis stay in the node's memory this long, dropped on
+	// every node over Redis pub/sub when a write deletes them. Default: 0
+	// (off: every read asks Redis).
+	CacheNearTTL time.Duration
 	// MaintenanceInterval is how often a node prunes expired sessions and
 	// tokens and audit records past their retention. Default: 1h.
 	MaintenanceInterval time.Duration
@@ -185,6 +197,24 @@ var fields = []field{
 	}},
 	{"auditRetention", "SKYBRIDGE_AUDIT_RETENTION", "0", "how long audit records are kept where an environment sets no retention: 0 (forever), 90d, 2160h", func(c *Config, v string) error {
 		return setRetention(&c.AuditRetention, v)
+	}},
+	{"cacheMaxBytes", "SKYBRIDGE_CACHE_MAX_BYTES", "67108864", "bytes the in-process cache may hold (default cache, and fallback while Redis fails)", func(c *Config, v string) error {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n < 1<<20 || n > 1<<40 {
+			return errors.New("must be a whole number of bytes from 1048576 to 1099511627776")
+		}
+		c.CacheMaxBytes = n
+		return nil
+	}},
+	{"cacheRedisTimeout", "SKYBRIDGE_CACHE_REDIS_TIMEOUT", "50ms", "longest a Redis cache command may take before the in-process fallback serves", func(c *Config, v string) error {
+		return setDuration(&c.CacheRedisTimeout, v, time.Millisecond, 10*time.Second)
+	}},
+	{"cacheNearTTL", "SKYBRIDGE_CACHE_NEAR_TTL", "0", "with Redis: keep hot values this long in process too (two-level cache, invalidated over pub/sub); 0 is off", func(c *Config, v string) error {
+		if v == "0" {
+			c.CacheNearTTL = 0
+			return nil
+		}
+		return setDuration(&c.CacheNearTTL, v, time.Millisecond, time.Minute)
 	}},
 	{"maintenanceInterval", "SKYBRIDGE_MAINTENANCE_INTERVAL", "1h", "how often expired sessions, tokens and audit records are pruned", func(c *Config, v string) error {
 		return setDuration(&c.MaintenanceInterval, v, time.Minute, 24*time.Hour)

@@ -59,6 +59,9 @@ type Node struct {
 	// eventsRedis is the Redis client of the events fan-out (pub/sub
 	// holds a connection of its own); nil without Redis.
 	eventsRedis redis.UniversalClient
+	// cacheRedis carries the two-level cache's invalidations (pub/sub);
+	// nil unless SKYBRIDGE_CACHE_NEAR_TTL is set.
+	cacheRedis redis.UniversalClient
 
 	http     *http.Server
 	ln       net.Listener
@@ -97,7 +100,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if n.Store, err = OpenStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	if n.Cache, err = openCache(cfg); err != nil {
+	if n.Cache, err = n.openCache(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	var limiter api.RateLimiter // nil: api.New keeps the budgets in process
@@ -163,7 +166,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if err := n.Events.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start the events fan-out over Redis (SKYBRIDGE_REDIS_URL): %w", err)
 	}
-	n.Objects = objectstore.NewService(n.Store, objectstore.Config{Logger: log, OnChange: n.Events.Publish})
+	invalidate := api.ObjectCacheInvalidator(n.Cache, log)
+	n.Objects = objectstore.NewService(n.Store, objectstore.Config{Logger: log, OnChange: func(ctx context.Context, ch objectstore.Change) {
+		invalidate(ctx, ch) // first: a realtime subscriber that reads back must not get the cached old object
+		n.Events.Publish(ctx, ch)
+	}})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
 		Events:   n.Events,
@@ -176,6 +183,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		// With Redis the rate limit budgets are shared by every node; when
 		// Redis fails, requests pass unlimited (see api's rateLimit).
 		RateLimiter: limiter,
+		Cache:       n.Cache,
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
@@ -216,15 +224,30 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Provide
 	return p, nil
 }
 
-func openCache(cfg Config) (cache.Cache, error) {
+// openCache builds the in-process cache, or with SKYBRIDGE_REDIS_URL the
+// Redis cache with the in-process one behind its circuit breaker, and in
+// front of it with SKYBRIDGE_CACHE_NEAR_TTL.
+func (n *Node) openCache(ctx context.Context, cfg Config, log *slog.Logger) (cache.Cache, error) {
+	mem := cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.CacheMaxBytes})
 	if cfg.RedisURL == "" {
-		return cache.NewMemory(cache.MemoryConfig{}), nil
+		return mem, nil
 	}
-	c, err := cache.NewRedis(cache.RedisConfig{URL: cfg.RedisURL})
+	c, err := cache.NewRedis(cache.RedisConfig{URL: cfg.RedisURL, Timeout: cfg.CacheRedisTimeout})
 	if err != nil {
+		_ = mem.Close()
 		return nil, fmt.Errorf("SKYBRIDGE_REDIS_URL: %w", err)
 	}
-	return c, nil
+	fb := cache.NewFallback(c, mem, cache.FallbackConfig{Logger: log, Timeout: 2 * max(cfg.CacheRedisTimeout, cache.DefaultRedisTimeout)})
+	if cfg.CacheNearTTL <= 0 {
+		return fb, nil
+	}
+	// Pub/sub holds a connection of its own, with the default timeouts.
+	if n.cacheRedis, err = openRedis(cfg.RedisURL); err != nil {
+		_ = fb.Close()
+		return nil, err
+	}
+	near := cache.NewMemory(cache.MemoryConfig{MaxBytes: max(cfg.CacheMaxBytes/8, 1<<20)})
+	return cache.NewTwoLevel(ctx, fb, near, n.cacheRedis, cache.TwoLevelConfig{NearTTL: cfg.CacheNearTTL, Logger: log})
 }
 
 // openRedis builds the client of the shared rate limits from
@@ -354,6 +377,9 @@ func (n *Node) closeClients() {
 	}
 	if n.Cache != nil {
 		_ = n.Cache.Close()
+	}
+	if n.cacheRedis != nil {
+		_ = n.cacheRedis.Close()
 	}
 	if n.limiterRedis != nil {
 		_ = n.limiterRedis.Close()

@@ -43,11 +43,25 @@ func StartRedis() (*Redis, error) {
 	return nil, lastErr
 }
 
+// StartRedisOn starts redis-server on port, e.g. again on the port of one
+// a test killed (Stop), and waits until it answers PING.
+func StartRedisOn(port int) (*Redis, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, ErrNoRedis
+	}
+	return startRedisOn(bin, port)
+}
+
 func startRedis(bin string) (*Redis, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
+	return startRedisOn(bin, port)
+}
+
+func startRedisOn(bin string, port int) (*Redis, error) {
 	dir, err := os.MkdirTemp("", "sb-redis-")
 	if err != nil {
 		return nil, err
