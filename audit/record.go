@@ -40,6 +40,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/skybridgehq/skybridge/internal/jsonenc"
 	"github.com/skybridgehq/skybridge/store"
@@ -217,6 +218,16 @@ func (r *Record) normalize(now time.Time) {
 		r.LatencyMs = 0
 	}
 	r.LatencyMs = math.Round(r.LatencyMs*1000) / 1000
+	// Invalid UTF-8 (a byte-clipped User-Agent, a client's raw bytes)
+	// would be encoded as \ufffd escapes but read back as the character
+	// itself, which encodes otherwise: the record would no longer match
+	// its hash. Stored strings are valid UTF-8.
+	for _, f := range [...]*string{&r.App, &r.Env, &r.Actor.Kind, &r.Actor.ID, &r.AppVersion,
+		&r.UserAgent, &r.IP, &r.Method, &r.Route, &r.Resource, &r.Action, &r.RequestID} {
+		if !utf8.ValidString(*f) {
+			*f = strings.ToValidUTF8(*f, "\uFFFD")
+		}
+	}
 	r.Chain = ChainOf(r.App, r.Env)
 	r.N, r.Prev, r.Hash = 0, "", ""
 }

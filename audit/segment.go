@@ -23,17 +23,29 @@ import (
 //	from, to the oldest and newest record time (store.FormatTime); record
 //	         times need not follow positions, callers may stamp them
 //	app, env the app environment of every record (the chain's)
-//	records  the records in position order, one line each: the record's
-//	         hash, a space, and its canonical encoding (the exact bytes
-//	         the hash covers), ending in a newline
+//	records  the records in position order, one line each, ending in a
+//	         newline: in format 1, the record's hash, a space and its
+//	         canonical encoding (the exact bytes the hash covers); in
+//	         format 2, the first 16 hex digits of its hash, a space and its
+//	         compact line (compact.go)
+//	format   2 for compact lines; absent in format 1
+//	prev     (format 2) the prev hash of the first record
+//	hash     (format 2) the hash of the last record
 //
-// Records are kept in their canonical encoding, as one string, rather than
-// as a sub-document each: the writer has that encoding at hand already
-// (it hashes it), and a store validates, copies and encodes a string far
-// more cheaply than hundreds of small objects, which is most of what
-// storing a record cost once the per-document index upkeep was gone.
-// Verify checks each line's bytes against its hash, so any edit of a
-// stored record shows.
+// The writer stores format 2; format 1 is what earlier versions wrote and
+// ConvertRecords still writes (it keeps each old record's stored hash,
+// matching or not, which a compact line cannot). A format 2 reader
+// rebuilds each record's chain, prev and canonical encoding from the
+// segment and works its hash out again: the short hash on its line points
+// Verify at an edited record, and the segment's last hash and the chain's
+// links carry the guarantee. Format 2 holds content, not bytes: rewriting
+// a line into equivalent JSON changes no record.
+//
+// Records are kept as lines of one string rather than as a sub-document
+// each: a store validates, copies and encodes one string far more cheaply
+// than hundreds of small objects, which is most of what storing a record
+// cost once the per-document index upkeep was gone. Verify checks each
+// record against its hash, so any edit of a stored record shows.
 //
 // The first position is stored as "n", not under a new name, so that the
 // unique (chain, n) index that databases already have keeps guarding
@@ -45,6 +57,11 @@ import (
 // which removes whole segments, keeps records at most that much past the
 // cutoff, and so that a query's time bounds select few segments that do
 // not match.
+
+// shortHashLen is how many hex digits of a record's hash a format 2 line
+// keeps: enough to point Verify at the edited record; the segment's full
+// last hash and the chain's links carry the guarantee.
+const shortHashLen = 16
 
 // maxSegmentSpan bounds to - from of one segment. Records of one batch are
 // normally stamped within the flush interval of each other; only records
@@ -61,8 +78,16 @@ type segment struct {
 	from, to time.Time
 	app, env string
 	records  []Record
-	// raw holds each record's stored canonical encoding.
+	// raw holds each record's canonical encoding: as stored (format 1),
+	// or as rebuilt from its compact line (format 2).
 	raw []string
+	// format is 1 (canonical lines) or 2 (compact lines).
+	format int
+	// prev and hash are, in format 2, the prev hash of the first record
+	// and the hash of the last; short holds each line's stored hash
+	// prefix.
+	prev, hash string
+	short      []string
 }
 
 // segmentEnd returns how many of recs (one chain's, in position order)
@@ -88,17 +113,26 @@ func segmentEnd(recs []*Record, limit int) int {
 	return len(recs)
 }
 
-// segmentBuilder assembles the document of one segment.
+// segmentBuilder assembles the document of one segment. The writer keeps
+// one and resets it for every segment, so that its line buffer is reused.
 type segmentBuilder struct {
 	first, last *Record
 	from, to    time.Time
-	// lines holds the records' lines; callers that know their size Grow
-	// it up front.
-	lines strings.Builder
+	// compact makes a segment of format 2 (compact lines); the zero value
+	// builds format 1 (canonical lines), as ConvertRecords needs.
+	compact bool
+	lines   []byte
 }
 
-// add appends r, whose canonical encoding is canon and whose N, Prev and
-// Hash are set, to the segment.
+// reset empties the builder for the next segment, keeping its buffer and
+// format.
+func (b *segmentBuilder) reset() {
+	b.first, b.last = nil, nil
+	b.lines = b.lines[:0]
+}
+
+// add appends r, whose N, Prev and Hash are set, to the segment; canon
+// is its canonical encoding, which a format 1 segment stores.
 func (b *segmentBuilder) add(r *Record, canon []byte) {
 	if b.first == nil {
 		b.first, b.from, b.to = r, r.Time, r.Time
@@ -110,15 +144,21 @@ func (b *segmentBuilder) add(r *Record, canon []byte) {
 	if r.Time.After(b.to) {
 		b.to = r.Time
 	}
-	b.lines.WriteString(r.Hash)
-	b.lines.WriteByte(' ')
-	b.lines.Write(canon)
-	b.lines.WriteByte('\n')
+	if b.compact {
+		b.lines = append(b.lines, r.Hash[:shortHashLen]...)
+		b.lines = append(b.lines, ' ')
+		b.lines = r.appendCompact(b.lines)
+	} else {
+		b.lines = append(b.lines, r.Hash...)
+		b.lines = append(b.lines, ' ')
+		b.lines = append(b.lines, canon...)
+	}
+	b.lines = append(b.lines, '\n')
 }
 
 // doc returns the segment's document; it needs at least one record.
 func (b *segmentBuilder) doc() store.Doc {
-	return store.Doc{
+	d := store.Doc{
 		store.FieldID: recordID(b.first.Chain, b.first.N),
 		"chain":       b.first.Chain,
 		"n":           b.first.N,
@@ -127,8 +167,14 @@ func (b *segmentBuilder) doc() store.Doc {
 		"to":          store.FormatTime(b.to),
 		"app":         b.first.App,
 		"env":         b.first.Env,
-		"records":     b.lines.String(),
+		"records":     string(b.lines),
 	}
+	if b.compact {
+		d["format"] = int64(2)
+		d["prev"] = b.first.Prev
+		d["hash"] = b.last.Hash
+	}
+	return d
 }
 
 // segmentFromDoc decodes a segment document. The error wraps ErrCorrupt;
@@ -143,6 +189,18 @@ func segmentFromDoc(d store.Doc) (segment, error) {
 		last:  int64(x.num(d["last"], "last")),
 		app:   x.str(d["app"], "app"),
 		env:   x.str(d["env"], "env"),
+	}
+	switch f := x.num(d["format"], "format"); f {
+	case 0, 1:
+		sg.format = 1
+	case 2:
+		sg.format = 2
+		sg.prev = x.str(d["prev"], "prev")
+		sg.hash = x.str(d["hash"], "hash")
+	default:
+		if x.bad == "" {
+			x.bad = "format"
+		}
 	}
 	var err error
 	if sg.from, err = time.Parse(store.TimeFormat, x.str(d["from"], "from")); err != nil && x.bad == "" {
@@ -165,19 +223,40 @@ func segmentFromDoc(d store.Doc) (segment, error) {
 	n := strings.Count(lines, "\n") + 1
 	sg.records = make([]Record, 0, n)
 	sg.raw = make([]string, 0, n)
+	if sg.format == 2 {
+		sg.short = make([]string, 0, n)
+	}
 	for i := 0; len(lines) > 0 || i == 0; i++ {
 		line, rest, _ := strings.Cut(lines, "\n")
 		lines = rest
-		hash, canon, ok := strings.Cut(line, " ")
+		hash, body, ok := strings.Cut(line, " ")
 		if !ok {
 			return sg, fmt.Errorf("%w: stored segment %q: record %d has no hash", ErrCorrupt, sg.id, i)
 		}
-		r, err := recordFromCanonical(canon, hash)
+		if sg.format == 1 {
+			r, err := recordFromCanonical(body, hash)
+			if err != nil {
+				return sg, fmt.Errorf("segment %q: record %d: %w", sg.id, i, err)
+			}
+			sg.records = append(sg.records, r)
+			sg.raw = append(sg.raw, body)
+			continue
+		}
+		r, err := recordFromCompact(body)
 		if err != nil {
 			return sg, fmt.Errorf("segment %q: record %d: %w", sg.id, i, err)
 		}
+		// What the segment implies; the hash is worked out again from the
+		// content, and Verify holds it to the stored short hash.
+		r.Chain, r.Prev = sg.chain, sg.prev
+		if i > 0 {
+			r.Prev = sg.records[i-1].Hash
+		}
+		canon := r.canonicalJSON()
+		r.Hash = hashOf(canon)
 		sg.records = append(sg.records, r)
-		sg.raw = append(sg.raw, canon)
+		sg.raw = append(sg.raw, string(canon))
+		sg.short = append(sg.short, hash)
 	}
 	return sg, nil
 }

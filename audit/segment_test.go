@@ -57,8 +57,15 @@ func layout(sgs []segment) string {
 // (from 1) has time t0 + i s.
 func fillSegments(t *testing.T, db store.DB, app string, t0 time.Time, sizes ...int) {
 	t.Helper()
+	fillSegmentsFormat(t, db, app, t0, 2, sizes...)
+}
+
+// fillSegmentsFormat is fillSegments writing segments of the given format.
+func fillSegmentsFormat(t *testing.T, db store.DB, app string, t0 time.Time, format int, sizes ...int) {
+	t.Helper()
 	ctx := context.Background()
 	s := newService(t, db, Config{FlushInterval: time.Hour})
+	s.format1 = format == 1
 	s.Start()
 	i := 0
 	for _, size := range sizes {

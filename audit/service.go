@@ -138,6 +138,9 @@ type Service struct {
 	lastWarn   atomic.Int64 // unix nanos of the last overflow log line
 
 	now func() time.Time
+	// format1 makes the writer store segments of format 1, as earlier
+	// versions did; only tests set it, to keep verifying such trails.
+	format1 bool
 	// pool recycles the records the writer has stored, so that auditing
 	// a request allocates nothing in the steady state.
 	pool sync.Pool

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,124 +50,155 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// The chain is stored as segments 1-3, 4-7 and 8-10; the head (10) is
 	// signed by a checkpoint.
-	tests := []struct {
+	// In format 1 a line holds the canonical encoding; in format 2 the
+	// compact one ([n, time, ..., status, latency, requestId]).
+	pick := func(format int, v1, v2 string) string {
+		if format == 1 {
+			return v1
+		}
+		return v2
+	}
+	tests := func(format int) []struct {
 		name   string
 		tamper func(t *testing.T, db store.DB, chain string)
 		kind   string
 		n      int64
-	}{
-		{"untouched", func(*testing.T, store.DB, string) {}, "", 0},
-		{"edit", func(t *testing.T, db store.DB, chain string) {
-			editLines(t, db, recordID(chain, 4), func(lines []string) []string {
-				lines[1] = strings.Replace(lines[1], `"status":200`, `"status":204`, 1) // n=5
-				return lines
-			})
-		}, BreakEdited, 5},
-		{"edit keeping the content", func(t *testing.T, db store.DB, chain string) {
-			// Equivalent JSON, other bytes: the stored bytes are what the
-			// hash covers.
-			editLines(t, db, recordID(chain, 4), func(lines []string) []string {
-				lines[2] = strings.Replace(lines[2], `{"v":1,`, `{ "v":1,`, 1) // n=6
-				return lines
-			})
-		}, BreakEdited, 6},
-		{"edit with rehash", func(t *testing.T, db store.DB, chain string) {
-			// The forger recomputes the hash and relinks the successors:
-			// the chain is consistent again, but the signed checkpoint at
-			// its head no longer matches.
-			rewriteChain(t, db, chain, func(r *Record) {
-				if r.N == 4 {
-					r.IP = "198.51.100.1"
-				}
-			})
-		}, BreakCheckpoint, 10},
-		{"middle record delete", func(t *testing.T, db store.DB, chain string) {
-			editLines(t, db, recordID(chain, 4), func(lines []string) []string {
-				return append(lines[:2:2], lines[3:]...) // n=6
-			})
-		}, BreakMissing, 6},
-		{"middle segment delete", func(t *testing.T, db store.DB, chain string) {
-			if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 4), 0); err != nil {
-				t.Fatal(err)
-			}
-		}, BreakMissing, 4},
-		{"segment end cut short", func(t *testing.T, db store.DB, chain string) {
-			editLines(t, db, recordID(chain, 4), func(lines []string) []string {
-				return lines[:3] // 7 goes, last still says 7
-			})
-		}, BreakMissing, 7},
-		{"tail truncation", func(t *testing.T, db store.DB, chain string) {
-			if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 8), 0); err != nil {
-				t.Fatal(err)
-			}
-		}, BreakTruncated, 8},
-		{"tail truncation inside the last segment", func(t *testing.T, db store.DB, chain string) {
-			// The forger keeps record 8 and fixes the segment's metadata.
-			editSegment(t, db, recordID(chain, 8), func(d store.Doc) {
-				line, _, _ := strings.Cut(d["records"].(string), "\n")
-				d["records"], d["last"], d["to"] = line+"\n", int64(8), store.FormatTime(t0.Add(8*time.Second))
-			})
-		}, BreakTruncated, 9},
-		{"head deletion without prune", func(t *testing.T, db store.DB, chain string) {
-			if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 1), 0); err != nil {
-				t.Fatal(err)
-			}
-		}, BreakMissing, 4},
-		{"segment times", func(t *testing.T, db store.DB, chain string) {
-			// An older "to" would make Prune remove the segment early.
-			editSegment(t, db, recordID(chain, 4), func(d store.Doc) { d["to"] = store.FormatTime(t0) })
-		}, BreakMalformed, 4},
-		{"segment position", func(t *testing.T, db store.DB, chain string) {
-			editSegment(t, db, recordID(chain, 8), func(d store.Doc) { d["n"] = int64(9) })
-		}, BreakMalformed, 9},
-		{"undecodable record", func(t *testing.T, db store.DB, chain string) {
-			editLines(t, db, recordID(chain, 8), func(lines []string) []string {
-				lines[2] = strings.Replace(lines[2], `"n":10`, `"n":"ten"`, 1)
-				return lines
-			})
-		}, BreakMalformed, 8},
-		{"record without hash", func(t *testing.T, db store.DB, chain string) {
-			editLines(t, db, recordID(chain, 8), func(lines []string) []string {
-				lines[0] = lines[0][65:]
-				return lines
-			})
-		}, BreakMalformed, 8},
-		{"forged checkpoint", func(t *testing.T, db store.DB, chain string) {
-			_, err := db.Collection(CheckpointsCollection).Update(ctx, recordID(chain, 10), 0, store.Update{Set: map[string]any{"n": 12}})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}, BreakCheckpoint, 12},
-	}
-	for name, db := range databases(t) {
-		t.Run(name, func(t *testing.T) {
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					app := "v" + store.NewID()[:8]
-					chain := ChainOf(app, "prod")
-					fillSegments(t, db, app, t0, 3, 4, 3)
-					s := newService(t, db, Config{})
-					mustVerify(t, s, chain)
-					tt.tamper(t, db, chain)
-					rep, err := s.Verify(ctx, chain)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if tt.kind == "" {
-						if !rep.OK || rep.Records != 10 || rep.Last != 10 {
-							t.Fatalf("untouched chain: %+v", rep)
-						}
-						return
-					}
-					if rep.OK || rep.Break == nil || rep.Break.Kind != tt.kind || rep.Break.N != tt.n {
-						t.Fatalf("got %+v break %+v, want %s at n=%d", rep, rep.Break, tt.kind, tt.n)
-					}
-					if rep.Break.Kind != BreakCheckpoint && rep.Break.Kind != BreakTruncated && rep.Break.ID == "" {
-						t.Fatalf("break %+v names no segment", rep.Break)
+	} {
+		type tc = struct {
+			name   string
+			tamper func(t *testing.T, db store.DB, chain string)
+			kind   string
+			n      int64
+		}
+		edited, editedAt := BreakEdited, int64(6)
+		if format == 2 {
+			// Format 2 stores content, not bytes: equivalent JSON is the
+			// same record.
+			edited, editedAt = "", 0
+		}
+		return []tc{
+			{"untouched", func(*testing.T, store.DB, string) {}, "", 0},
+			{"edit", func(t *testing.T, db store.DB, chain string) {
+				editLines(t, db, recordID(chain, 4), func(lines []string) []string {
+					lines[1] = strings.Replace(lines[1], pick(format, `"status":200`, `,200,`), pick(format, `"status":204`, `,204,`), 1) // n=5
+					return lines
+				})
+			}, BreakEdited, 5},
+			{"edit keeping the content", func(t *testing.T, db store.DB, chain string) {
+				// Equivalent JSON, other bytes: the stored bytes are what the
+				// hash covers.
+				editLines(t, db, recordID(chain, 4), func(lines []string) []string {
+					lines[2] = strings.Replace(lines[2], pick(format, `{"v":1,`, ` [`), pick(format, `{ "v":1,`, ` [ `), 1) // n=6
+					return lines
+				})
+			}, edited, editedAt},
+			{"edit with rehash", func(t *testing.T, db store.DB, chain string) {
+				// The forger recomputes the hash and relinks the successors:
+				// the chain is consistent again, but the signed checkpoint at
+				// its head no longer matches.
+				rewriteChain(t, db, chain, func(r *Record) {
+					if r.N == 4 {
+						r.IP = "198.51.100.1"
 					}
 				})
-			}
-		})
+			}, BreakCheckpoint, 10},
+			{"middle record delete", func(t *testing.T, db store.DB, chain string) {
+				editLines(t, db, recordID(chain, 4), func(lines []string) []string {
+					return append(lines[:2:2], lines[3:]...) // n=6
+				})
+			}, BreakMissing, 6},
+			{"middle segment delete", func(t *testing.T, db store.DB, chain string) {
+				if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 4), 0); err != nil {
+					t.Fatal(err)
+				}
+			}, BreakMissing, 4},
+			{"segment end cut short", func(t *testing.T, db store.DB, chain string) {
+				editLines(t, db, recordID(chain, 4), func(lines []string) []string {
+					return lines[:3] // 7 goes, last still says 7
+				})
+			}, BreakMissing, 7},
+			{"tail truncation", func(t *testing.T, db store.DB, chain string) {
+				if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 8), 0); err != nil {
+					t.Fatal(err)
+				}
+			}, BreakTruncated, 8},
+			{"tail truncation inside the last segment", func(t *testing.T, db store.DB, chain string) {
+				// The forger keeps record 8 and fixes the segment's metadata.
+				editSegment(t, db, recordID(chain, 8), func(d store.Doc) {
+					if format == 2 {
+						sg, err := segmentFromDoc(d)
+						if err != nil {
+							t.Fatal(err)
+						}
+						d["hash"] = sg.records[0].Hash
+					}
+					line, _, _ := strings.Cut(d["records"].(string), "\n")
+					d["records"], d["last"], d["to"] = line+"\n", int64(8), store.FormatTime(t0.Add(8*time.Second))
+				})
+			}, BreakTruncated, 9},
+			{"head deletion without prune", func(t *testing.T, db store.DB, chain string) {
+				if err := db.Collection(RecordsCollection).Delete(ctx, recordID(chain, 1), 0); err != nil {
+					t.Fatal(err)
+				}
+			}, BreakMissing, 4},
+			{"segment times", func(t *testing.T, db store.DB, chain string) {
+				// An older "to" would make Prune remove the segment early.
+				editSegment(t, db, recordID(chain, 4), func(d store.Doc) { d["to"] = store.FormatTime(t0) })
+			}, BreakMalformed, 4},
+			{"segment position", func(t *testing.T, db store.DB, chain string) {
+				editSegment(t, db, recordID(chain, 8), func(d store.Doc) { d["n"] = int64(9) })
+			}, BreakMalformed, 9},
+			{"undecodable record", func(t *testing.T, db store.DB, chain string) {
+				editLines(t, db, recordID(chain, 8), func(lines []string) []string {
+					lines[2] = strings.Replace(lines[2], pick(format, `"n":10`, `[10,`), pick(format, `"n":"ten"`, `["ten",`), 1)
+					return lines
+				})
+			}, BreakMalformed, 8},
+			{"record without hash", func(t *testing.T, db store.DB, chain string) {
+				editLines(t, db, recordID(chain, 8), func(lines []string) []string {
+					lines[0] = lines[0][strings.IndexByte(lines[0], ' ')+1:]
+					return lines
+				})
+			}, BreakMalformed, 8},
+			{"forged checkpoint", func(t *testing.T, db store.DB, chain string) {
+				_, err := db.Collection(CheckpointsCollection).Update(ctx, recordID(chain, 10), 0, store.Update{Set: map[string]any{"n": 12}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}, BreakCheckpoint, 12},
+		}
+	}
+	for name, db := range databases(t) {
+		for _, format := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/format=%d", name, format), func(t *testing.T) {
+				for _, tt := range tests(format) {
+					t.Run(tt.name, func(t *testing.T) {
+						app := "v" + store.NewID()[:8]
+						chain := ChainOf(app, "prod")
+						fillSegmentsFormat(t, db, app, t0, format, 3, 4, 3)
+						s := newService(t, db, Config{})
+						mustVerify(t, s, chain)
+						tt.tamper(t, db, chain)
+						rep, err := s.Verify(ctx, chain)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if tt.kind == "" {
+							if !rep.OK || rep.Records != 10 || rep.Last != 10 {
+								t.Fatalf("untouched chain: %+v", rep)
+							}
+							return
+						}
+						if rep.OK || rep.Break == nil || rep.Break.Kind != tt.kind || rep.Break.N != tt.n {
+							t.Fatalf("got %+v break %+v, want %s at n=%d", rep, rep.Break, tt.kind, tt.n)
+						}
+						if rep.Break.Kind != BreakCheckpoint && rep.Break.Kind != BreakTruncated && rep.Break.ID == "" {
+							t.Fatalf("break %+v names no segment", rep.Break)
+						}
+					})
+				}
+			})
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -187,10 +186,10 @@ type segmentRef struct {
 // practice, so a cached head is never that old.)
 func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads map[string]*head) {
 	races, failures := 0, 0
-	// canon holds the canonical encodings of one segment's records, which
-	// end at ends; the segment copies them.
+	// canon holds one record's canonical encoding (what its hash covers);
+	// b builds segments in compact lines, its buffer reused throughout.
 	var canon []byte
-	var ends []int
+	b := segmentBuilder{compact: !s.format1}
 	giveUp := func(live []*chainWork, err error) {
 		for _, w := range live {
 			w.err = fmt.Errorf("audit: append to chain %q: %w", w.chain, err)
@@ -224,24 +223,14 @@ func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads m
 			n, prev := h.n, h.hash
 			for rest := w.recs; len(rest) > 0; {
 				k := segmentEnd(rest, s.cfg.BatchSize)
-				// Encode every record first, so that the segment's
-				// buffer is allocated once at its exact size.
-				canon, ends = canon[:0], ends[:0]
+				b.reset()
 				for _, r := range rest[:k] {
 					n++
 					r.N, r.Prev = n, prev
-					from := len(canon)
-					canon = r.appendCanonical(canon)
-					r.Hash = hashOf(canon[from:])
+					canon = r.appendCanonical(canon[:0])
+					r.Hash = hashOf(canon)
 					prev = r.Hash
-					ends = append(ends, len(canon))
-				}
-				var b segmentBuilder
-				b.lines.Grow(len(canon) + k*(sha256.Size*2+2))
-				from := 0
-				for i, r := range rest[:k] {
-					b.add(r, canon[from:ends[i]])
-					from = ends[i]
+					b.add(r, canon)
 				}
 				docs = append(docs, b.doc())
 				refs = append(refs, segmentRef{w: w, count: k})
