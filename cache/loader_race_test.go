@@ -105,3 +105,55 @@ func TestLoaderLoadOverlappingInvalidationDoesNotStore(t *testing.T) {
 		}
 	}
 }
+
+// On Redis the lease is shared: a write's invalidation on another node
+// voids a load under way on this one.
+func TestLoaderLeaseVoidedFromAnotherNode(t *testing.T) {
+	ctx := context.Background()
+	tag := ns.Tag("collection:x")
+	opts := cache.LoadOptions{TTL: time.Minute, Tags: []string{tag, ns.All()}}
+	for _, tc := range []struct {
+		name       string
+		invalidate func(c cache.Cache, key string) error
+	}{
+		{"delete", func(c cache.Cache, key string) error { return c.Delete(ctx, key) }},
+		{"tag", func(c cache.Cache, _ string) error { return c.InvalidateTags(ctx, tag) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newRedis(t)
+			b, err := cache.NewRedis(cache.RedisConfig{URL: redisURL(t), Prefix: a.Prefix()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+			la, lb := cache.NewLoader(a, cache.LoaderConfig{}), cache.NewLoader(b, cache.LoaderConfig{})
+			t.Cleanup(la.Close)
+			t.Cleanup(lb.Close)
+			key := ns.Key("obj", "x", "1")
+
+			started, release := make(chan struct{}), make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := la.GetOrLoad(ctx, key, opts, func(context.Context) ([]byte, error) {
+					close(started)
+					<-release
+					return []byte("old"), nil
+				})
+				done <- err
+			}()
+			<-started
+			err = tc.invalidate(b, key)
+			close(release)
+			if err != nil {
+				t.Fatalf("invalidate: %v", err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			v, st, err := lb.GetOrLoad(ctx, key, opts, func(context.Context) ([]byte, error) { return []byte("new"), nil })
+			if err != nil || st != cache.Miss || string(v) != "new" {
+				t.Fatalf("other node reads %q %s %v; want a miss loading the new value", v, st, err)
+			}
+		})
+	}
+}
