@@ -25,7 +25,7 @@ func TestDefaults(t *testing.T) {
 		}()},
 		{"loader", func() bool {
 			c := (LoaderConfig{}).withDefaults()
-			return c.LockTTL == 2*time.Second && c.PollInterval == 10*time.Millisecond && c.RefreshTimeout == 10*time.Second
+			return c.LockTTL == 2*time.Second && c.PollInterval == 10*time.Millisecond && c.RefreshTimeout == 10*time.Second && c.LeaseTTL == 10*time.Second
 		}()},
 	}
 	for _, tc := range tests {

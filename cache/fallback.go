@@ -75,6 +75,7 @@ type Fallback struct {
 var (
 	_ Cache  = (*Fallback)(nil)
 	_ Locker = (*Fallback)(nil)
+	_ Leaser = (*Fallback)(nil)
 )
 
 // NewFallback returns primary backed by local.
@@ -209,6 +210,55 @@ func (f *Fallback) Set(ctx context.Context, key string, val []byte, ttl time.Dur
 		}
 	}
 	return f.local.Set(ctx, key, val, ttl, tags...)
+}
+
+// Lease takes a lease on memory and, unless the breaker is open, on
+// Redis. Every Delete and InvalidateTags reaches memory, so the memory
+// lease guards a store that falls back to memory; a lease taken while
+// Redis was away (no Redis token) stores nothing into Redis once it is
+// back, since Redis may have missed invalidations meanwhile.
+func (f *Fallback) Lease(ctx context.Context, key string, ttl time.Duration, tags ...string) (Lease, error) {
+	l, err := f.local.Lease(ctx, key, ttl, tags...)
+	if err != nil {
+		return Lease{}, err
+	}
+	if f.allow() {
+		tctx, cancel := f.timeout(ctx)
+		p, err := f.primary.Lease(tctx, key, ttl, tags...)
+		cancel()
+		if err = f.record(ctx, err); !errors.Is(err, errFallback) {
+			if err != nil {
+				return Lease{}, err
+			}
+			l.token = p.token
+		}
+	}
+	return l, nil
+}
+
+// SetLeased stores into Redis under the Redis lease, or into memory under
+// the memory one while the breaker is open.
+func (f *Fallback) SetLeased(ctx context.Context, lease Lease, key string, val []byte, ttl time.Duration, tags ...string) (bool, error) {
+	if f.allow() {
+		if lease.token == "" {
+			f.release()
+			return false, nil
+		}
+		tctx, cancel := f.timeout(ctx)
+		ok, err := f.primary.SetLeased(tctx, lease, key, val, ttl, tags...)
+		cancel()
+		if err = f.record(ctx, err); !errors.Is(err, errFallback) {
+			return ok, err
+		}
+	}
+	return f.local.SetLeased(ctx, lease, key, val, ttl, tags...)
+}
+
+// release gives back a probe that allow granted and that was not used.
+func (f *Fallback) release() {
+	f.mu.Lock()
+	f.probing = false
+	f.mu.Unlock()
 }
 
 // Delete removes keys from memory and Redis (remembered for replay while

@@ -48,6 +48,10 @@ type LoaderConfig struct {
 	// RefreshTimeout bounds a background stale-while-revalidate load.
 	// Default: 10s.
 	RefreshTimeout time.Duration
+	// LeaseTTL is how long a load's lease lives (on a Leaser cache): a
+	// load that takes longer returns its value but does not store it.
+	// Default: 10s.
+	LeaseTTL time.Duration
 	// Logger receives background refresh failures. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
@@ -63,6 +67,9 @@ func (c LoaderConfig) withDefaults() LoaderConfig {
 	}
 	if c.RefreshTimeout <= 0 {
 		c.RefreshTimeout = 10 * time.Second
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -81,6 +88,12 @@ type LoadFunc func(ctx context.Context) ([]byte, error)
 // nodes (a short lock with a token; the others poll for the value and load
 // themselves when the holder dies); stale values are served within the
 // stale-while-revalidate and stale-if-error windows.
+//
+// On a Leaser cache (all of this package's) a load takes a lease before
+// it calls the LoadFunc and stores only if no Delete of the key and no
+// InvalidateTags of one of its tags ran meanwhile: a load that read the
+// source just before a write committed cannot store the old value after
+// the write's invalidation. Its caller still gets the value it loaded.
 //
 // Values are stored with a 9-byte header (format, fresh-until time), so
 // read them back through the Loader only.
@@ -212,13 +225,28 @@ func (l *Loader) fresh(ctx context.Context, key string) ([]byte, bool) {
 	return val, ok && l.cfg.Now().Before(fresh)
 }
 
+// loadAndStore loads key and stores it, under a lease on a Leaser cache
+// (see Loader). A lease the cache fails to give stores nothing.
 func (l *Loader) loadAndStore(ctx context.Context, key string, opts LoadOptions, load LoadFunc) ([]byte, error) {
+	leaser, leased := l.c.(Leaser)
+	var (
+		lease    Lease
+		leaseErr error
+	)
+	if leased {
+		lease, leaseErr = leaser.Lease(ctx, key, l.cfg.LeaseTTL, opts.Tags...)
+	}
 	val, err := load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	keep := opts.TTL + max(opts.StaleWhileRevalidate, opts.StaleIfError)
-	_ = l.c.Set(ctx, key, l.wrap(val, opts.TTL), keep, opts.Tags...)
+	switch {
+	case !leased:
+		_ = l.c.Set(ctx, key, l.wrap(val, opts.TTL), keep, opts.Tags...)
+	case leaseErr == nil:
+		_, _ = leaser.SetLeased(ctx, lease, key, l.wrap(val, opts.TTL), keep, opts.Tags...)
+	}
 	return val, nil
 }
 

@@ -49,6 +49,15 @@ type Memory struct {
 
 	mu   sync.Mutex
 	tags map[string]map[string]*memItem // tag → key → the item that carries it
+
+	// gen counts invalidations (Delete, InvalidateTags, Clear): a lease
+	// holds while it is unchanged. One counter for the whole cache, so a
+	// load that overlaps any invalidation does not store; that costs a
+	// reload at worst, and an atomic add per invalidation. leaseMu orders
+	// a leased set's check-and-set against the bump: a bump either comes
+	// first (the set is skipped) or after the set (its removal follows).
+	gen     atomic.Uint64
+	leaseMu sync.RWMutex
 }
 
 type memItem struct {
@@ -58,7 +67,10 @@ type memItem struct {
 	ttl     time.Duration // otter's own clean-up runs on real time
 }
 
-var _ Cache = (*Memory)(nil)
+var (
+	_ Cache  = (*Memory)(nil)
+	_ Leaser = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-process cache.
 func NewMemory(cfg MemoryConfig) *Memory {
@@ -148,11 +160,47 @@ func (m *Memory) Set(_ context.Context, key string, val []byte, ttl time.Duratio
 	return nil
 }
 
+// Lease begins a load of key: any invalidation from now on voids it.
+func (m *Memory) Lease(context.Context, string, time.Duration, ...string) (Lease, error) {
+	if m.closed.Load() {
+		return Lease{}, ErrClosed
+	}
+	return m.lease(), nil
+}
+
+func (m *Memory) lease() Lease { return Lease{gen: m.gen.Load(), valid: true} }
+
+// SetLeased is Set, done only if no invalidation ran since lease was
+// taken.
+func (m *Memory) SetLeased(ctx context.Context, lease Lease, key string, val []byte, ttl time.Duration, tags ...string) (bool, error) {
+	if !lease.valid {
+		return false, nil
+	}
+	m.leaseMu.RLock()
+	defer m.leaseMu.RUnlock()
+	if m.gen.Load() != lease.gen {
+		return false, nil
+	}
+	if err := m.Set(ctx, key, val, ttl, tags...); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// invalidated voids the leases taken so far; it runs before the entries
+// go.
+func (m *Memory) invalidated() {
+	m.leaseMu.Lock()
+	m.gen.Add(1)
+	m.leaseMu.Unlock()
+}
+
 // Delete removes keys.
 func (m *Memory) Delete(_ context.Context, keys ...string) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
+	m.invalidated()
 	for _, k := range keys {
 		m.c.Invalidate(k)
 	}
@@ -164,6 +212,7 @@ func (m *Memory) InvalidateTags(_ context.Context, tags ...string) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
+	m.invalidated()
 	var keys []string
 	m.mu.Lock()
 	for _, t := range tags {
@@ -180,7 +229,10 @@ func (m *Memory) InvalidateTags(_ context.Context, tags ...string) error {
 }
 
 // Clear drops every entry.
-func (m *Memory) Clear() { m.c.InvalidateAll() }
+func (m *Memory) Clear() {
+	m.invalidated()
+	m.c.InvalidateAll()
+}
 
 // Len returns the number of stored entries, expired ones included until
 // they are cleaned up.

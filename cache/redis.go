@@ -48,8 +48,10 @@ func (c RedisConfig) withDefaults() RedisConfig {
 //
 // Key layout: an entry "<app>:<env>:rest" is stored as
 // Prefix+"<app>:<env>:{<app>:<env>}:rest"; a tag "<app>:<env>:#t" as the set
-// Prefix+"<app>:<env>:{<app>:<env>}:#t" of the keys carrying it. The hash
-// tag puts one environment's entries, tags and locks in one Cluster slot,
+// Prefix+"<app>:<env>:{<app>:<env>}:#t" of the keys carrying it; a load's
+// lease on key k (see Leaser) as the key k+":~lease", also a member of the
+// tag sets of k's tags. The hash tag puts one environment's entries, tags,
+// locks and leases in one Cluster slot,
 // so that the Lua scripts that set an entry with its tags, and that
 // invalidate a tag, touch one slot and run atomically.
 type Redis struct {
@@ -62,6 +64,7 @@ type Redis struct {
 var (
 	_ Cache  = (*Redis)(nil)
 	_ Locker = (*Redis)(nil)
+	_ Leaser = (*Redis)(nil)
 )
 
 // setScript sets KEYS[1] to ARGV[1] for ARGV[2] ms (0: no expiry) and adds
@@ -92,6 +95,42 @@ for i = 1, #KEYS do
   redis.call('UNLINK', KEYS[i])
 end
 return n`)
+
+// leaseScript sets the lease key KEYS[1] to token ARGV[1] for ARGV[2] ms
+// and adds it to the tag sets KEYS[2..] (extending their expiry to cover
+// the lease), so that invalidating one of the tags deletes the lease with
+// the tag's entries.
+var leaseScript = redis.NewScript(`
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+for i = 2, #KEYS do
+  local existed = redis.call('EXISTS', KEYS[i])
+  redis.call('SADD', KEYS[i], KEYS[1])
+  local left = redis.call('PTTL', KEYS[i])
+  if existed == 0 or (left >= 0 and left < ttl) then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return 1`)
+
+// leasedSetScript is setScript for the entry KEYS[1] and the tag sets
+// KEYS[3..], done only while the lease key KEYS[2] still holds token
+// ARGV[3]; the lease is spent (deleted, and taken out of the tag sets).
+var leasedSetScript = redis.NewScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+redis.call('DEL', KEYS[2])
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[1]) end
+for i = 3, #KEYS do
+  redis.call('SREM', KEYS[i], KEYS[2])
+  local existed = redis.call('EXISTS', KEYS[i])
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if ttl == 0 then
+    redis.call('PERSIST', KEYS[i])
+  else
+    local left = redis.call('PTTL', KEYS[i])
+    if existed == 0 or (left >= 0 and left < ttl) then redis.call('PEXPIRE', KEYS[i], ttl) end
+  end
+end
+return 1`)
 
 // unlockScript deletes the lock KEYS[1] only while it holds token ARGV[1].
 var unlockScript = redis.NewScript(`
@@ -166,25 +205,84 @@ func (r *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Durati
 		}
 		return r.wrap("set", r.client.Set(ctx, r.rkey(key), val, ttl).Err())
 	}
+	keys, err := r.scriptKeys(key, false, tags)
+	if err != nil {
+		return err
+	}
+	return r.wrap("set", setScript.Run(ctx, r.client, keys, val, millis(ttl)).Err())
+}
+
+// leaseKey is the cache key of key's lease (in key's namespace, so in
+// its slot).
+func leaseKey(key string) string { return key + ":~lease" }
+
+// scriptKeys returns the Redis keys of key and tags, first key, then the
+// lease key when lease is set, then the tags; every tag must be in key's
+// namespace.
+func (r *Redis) scriptKeys(key string, lease bool, tags []string) ([]string, error) {
 	ns, _ := splitNamespace(key)
-	keys := make([]string, 0, 1+len(tags))
+	keys := make([]string, 0, 2+len(tags))
 	keys = append(keys, r.rkey(key))
+	if lease {
+		keys = append(keys, r.rkey(leaseKey(key)))
+	}
 	for _, t := range tags {
 		if tns, _ := splitNamespace(t); tns != ns {
-			return fmt.Errorf("%w: tag %q is not in the namespace of key %q", ErrInvalid, t, key)
+			return nil, fmt.Errorf("%w: tag %q is not in the namespace of key %q", ErrInvalid, t, key)
 		}
 		keys = append(keys, r.rkey(t))
 	}
+	return keys, nil
+}
+
+func millis(ttl time.Duration) string {
 	ms := int64(0)
 	if ttl > 0 {
 		ms = max(ttl.Milliseconds(), 1)
 	}
-	return r.wrap("set", setScript.Run(ctx, r.client, keys, val, strconv.FormatInt(ms, 10)).Err())
+	return strconv.FormatInt(ms, 10)
 }
 
-// Delete removes keys.
+// Lease sets key's lease key to a fresh token for ttl and adds it to the
+// tag sets: Delete of key deletes it, and so does InvalidateTags of one
+// of tags. A later lease of the same key replaces it (the earlier load
+// then does not store).
+func (r *Redis) Lease(ctx context.Context, key string, ttl time.Duration, tags ...string) (Lease, error) {
+	keys, err := r.scriptKeys(leaseKey(key), false, tags)
+	if err != nil {
+		return Lease{}, err
+	}
+	token := newToken()
+	if err := leaseScript.Run(ctx, r.client, keys, token, millis(max(ttl, time.Millisecond))).Err(); err != nil {
+		return Lease{}, r.wrap("lease", err)
+	}
+	return Lease{token: token, valid: true}, nil
+}
+
+// SetLeased is Set, done (in one script) only while key's lease key still
+// holds lease's token.
+func (r *Redis) SetLeased(ctx context.Context, lease Lease, key string, val []byte, ttl time.Duration, tags ...string) (bool, error) {
+	if !lease.valid || lease.token == "" {
+		return false, nil
+	}
+	keys, err := r.scriptKeys(key, true, tags)
+	if err != nil {
+		return false, err
+	}
+	n, err := leasedSetScript.Run(ctx, r.client, keys, val, millis(ttl), lease.token).Int()
+	if err != nil {
+		return false, r.wrap("set", err)
+	}
+	return n == 1, nil
+}
+
+// Delete removes keys, and their leases: a load under way does not store.
 func (r *Redis) Delete(ctx context.Context, keys ...string) error {
-	for _, group := range r.bySlot(keys) {
+	withLeases := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		withLeases = append(withLeases, k, leaseKey(k))
+	}
+	for _, group := range r.bySlot(withLeases) {
 		if err := r.client.Del(ctx, group...).Err(); err != nil {
 			return r.wrap("delete", err)
 		}
@@ -192,8 +290,10 @@ func (r *Redis) Delete(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// InvalidateTags deletes the entries of tags: one script per namespace,
-// each atomic. It never scans the key space.
+// InvalidateTags deletes the entries of tags, and the leases of loads
+// under way of entries that will carry them (Lease put them in the tag
+// sets): one script per namespace, each atomic. It never scans the key
+// space.
 func (r *Redis) InvalidateTags(ctx context.Context, tags ...string) error {
 	for _, group := range r.bySlot(tags) {
 		if err := invalidateScript.Run(ctx, r.client, group).Err(); err != nil {
@@ -224,14 +324,18 @@ func (r *Redis) bySlot(keys []string) [][]string {
 
 // TryLock takes the lock key for ttl with SET NX PX and a random token.
 func (r *Redis) TryLock(ctx context.Context, key string, ttl time.Duration) (string, bool, error) {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
+	token := newToken()
 	ok, err := r.client.SetNX(ctx, r.rkey(key), token, ttl).Result()
 	if err != nil {
 		return "", false, r.wrap("lock", err)
 	}
 	return token, ok, nil
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Unlock deletes the lock if token still holds it.

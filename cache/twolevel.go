@@ -52,6 +52,7 @@ type TwoLevel struct {
 var (
 	_ Cache  = (*TwoLevel)(nil)
 	_ Locker = (*TwoLevel)(nil)
+	_ Leaser = (*TwoLevel)(nil)
 )
 
 // NewTwoLevel subscribes to cfg.Channel on client and returns near in
@@ -103,11 +104,60 @@ func (t *TwoLevel) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if v, ok, _ := t.near.Get(ctx, key); ok {
 		return v, true, nil
 	}
+	// The near copy is leased too: a deletion that arrives (over pub/sub)
+	// between the shared read and the near store voids it.
+	lease := t.near.lease()
 	v, ok, err := t.far.Get(ctx, key)
 	if err == nil && ok {
-		_ = t.near.Set(ctx, key, v, t.cfg.NearTTL)
+		_, _ = t.near.SetLeased(ctx, lease, key, v, t.cfg.NearTTL)
 	}
 	return v, ok, err
+}
+
+// Lease takes the shared cache's lease (when it is a Leaser) and one on
+// the near cache, which this node's invalidations and those arriving
+// over pub/sub void.
+func (t *TwoLevel) Lease(ctx context.Context, key string, ttl time.Duration, tags ...string) (Lease, error) {
+	l := t.near.lease()
+	if fl, ok := t.far.(Leaser); ok {
+		far, err := fl.Lease(ctx, key, ttl, tags...)
+		if err != nil {
+			return Lease{}, err
+		}
+		l.far = &far
+	}
+	return l, nil
+}
+
+// SetLeased stores into the shared cache under its lease and drops the
+// near copies on every node, as Set does. Over a shared cache that is
+// not a Leaser, it stores only if the near lease holds, which guards
+// against this node's invalidations and those it heard over pub/sub.
+func (t *TwoLevel) SetLeased(ctx context.Context, lease Lease, key string, val []byte, ttl time.Duration, tags ...string) (bool, error) {
+	if !lease.valid {
+		return false, nil
+	}
+	var (
+		stored bool
+		err    error
+	)
+	if fl, ok := t.far.(Leaser); ok {
+		if lease.far == nil {
+			return false, nil
+		}
+		stored, err = fl.SetLeased(ctx, *lease.far, key, val, ttl, tags...)
+	} else {
+		t.near.leaseMu.RLock()
+		if t.near.gen.Load() == lease.gen {
+			stored, err = true, t.far.Set(ctx, key, val, ttl, tags...)
+		}
+		t.near.leaseMu.RUnlock()
+	}
+	if stored {
+		_ = t.near.Delete(ctx, key)
+		t.publish(ctx, "k", []string{key})
+	}
+	return stored, err
 }
 
 // Set writes the shared cache and drops the near copies on every node.

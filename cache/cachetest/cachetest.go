@@ -1,6 +1,6 @@
 // Package cachetest is the conformance suite every cache.Cache
 // implementation passes: get and set, overwrite, delete, expiry, tags,
-// namespaces and concurrency.
+// namespaces, concurrency and leased (guarded) sets.
 package cachetest
 
 import (
@@ -26,6 +26,7 @@ func Run(t *testing.T, newCache func(t *testing.T) cache.Cache) {
 		{"Tags", tags},
 		{"Namespaces", namespaces},
 		{"Concurrent", concurrent},
+		{"Leases", leases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
