@@ -133,7 +133,10 @@ func (s *Service) raiseCompaction(ctx context.Context, db store.DB, col string, 
 			if errors.Is(err, store.ErrDuplicate) {
 				continue
 			}
-			return mapStoreErr("compaction mark", err)
+			if err != nil {
+				return mapStoreErr("compaction mark", err)
+			}
+			return nil
 		}
 		if err != nil {
 			return mapStoreErr("compaction mark", err)
@@ -145,7 +148,10 @@ func (s *Service) raiseCompaction(ctx context.Context, db store.DB, col string, 
 		if errors.Is(err, store.ErrVersionConflict) {
 			continue
 		}
-		return mapStoreErr("compaction mark", err)
+		if err != nil {
+			return mapStoreErr("compaction mark", err)
+		}
+		return nil
 	}
 	return fmt.Errorf("%w: compaction mark of %s kept changing", ErrConflict, col)
 }
