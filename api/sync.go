@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/objectstore"
+	"github.com/skybridgehq/skybridge/store"
 	skysync "github.com/skybridgehq/skybridge/sync"
 )
 
@@ -194,4 +196,83 @@ func describeSync(spec *apiSpec) {
 		Responses: []response{{Status: 200, Description: "The stale ids.", Schema: "SyncCheckResult"}},
 		Problems:  []int{400, 401, 403},
 	})
+}
+
+// syncScope resolves the sync scope a realtime subscription names into
+// its filter for the connection's caller.
+func (c *rtConn) syncScope(ctx context.Context, m rtClientMessage) (store.Filter, error) {
+	if c.a.deps.Sync == nil {
+		return nil, onField("scope", fmt.Errorf("%w: sync is not served here", ErrInvalidInput))
+	}
+	f, err := c.a.deps.Sync.ScopeFilter(ctx, c.id.env, c.id.p, m.Collection, m.Scope)
+	if err != nil {
+		if errors.Is(err, objectstore.ErrForbidden) {
+			return nil, objectstoreErr(err)
+		}
+		return nil, onField("scope", fmt.Errorf("%w: %v", ErrInvalidInput, err))
+	}
+	return f, nil
+}
+
+// syncScopesPath is the admin route of a collection's prefetch scopes.
+const syncScopesPath = "/apps/{id}/environments/{env}/collections/{col}/scopes"
+
+// bindSyncAdmin binds GET and PUT of a collection's sync prefetch scopes
+// under /admin/api.
+func (a *API) bindSyncAdmin(g chi.Router, spec *apiSpec) {
+	g.Get(syncScopesPath, a.getSyncScopes)
+	g.Put(syncScopesPath, a.putSyncScopes)
+	spec.schema("SyncScopes", strictObject(map[string]any{
+		"scopes": map[string]any{"type": "object", "description": "Scope name → filter in the object list filter language; the string ${user.id} stands for the caller's user id.",
+			"additionalProperties": map[string]any{"type": "object"}},
+	}, "scopes"))
+	admin := []string{schemeBearer}
+	spec.route(http.MethodGet, "/admin/api"+syncScopesPath, operation{
+		ID: "getSyncScopes", Tag: "objects-admin", Summary: "Get a collection's sync prefetch scopes.", Security: admin,
+		Responses: []response{{Status: 200, Description: "The scopes.", Schema: "SyncScopes"}},
+		Problems:  []int{400, 401, 403, 404},
+	})
+	spec.route(http.MethodPut, "/admin/api"+syncScopesPath, operation{
+		ID: "putSyncScopes", Tag: "objects-admin", Summary: "Replace a collection's sync prefetch scopes.", Security: admin,
+		Request:   "SyncScopes",
+		Responses: []response{{Status: 200, Description: "The scopes.", Schema: "SyncScopes"}},
+		Problems:  []int{400, 401, 403, 404},
+	})
+}
+
+type syncScopesJSON struct {
+	Scopes skysync.Scopes `json:"scopes"`
+}
+
+func (a *API) getSyncScopes(w http.ResponseWriter, r *http.Request) {
+	_, env, err := a.objectEnvironment(r)
+	if err != nil {
+		a.settingsFail(w, r, err)
+		return
+	}
+	sc, err := a.deps.Sync.GetScopes(r.Context(), env, pathParam(r, "col"))
+	if err != nil {
+		a.settingsFail(w, r, err)
+		return
+	}
+	a.respond(w, r, http.StatusOK, syncScopesJSON{Scopes: sc})
+}
+
+func (a *API) putSyncScopes(w http.ResponseWriter, r *http.Request) {
+	_, env, err := a.objectEnvironment(r)
+	if err != nil {
+		a.settingsFail(w, r, err)
+		return
+	}
+	var req syncScopesJSON
+	if err := decodeJSON(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	sc, err := a.deps.Sync.SetScopes(r.Context(), env, pathParam(r, "col"), req.Scopes)
+	if err != nil {
+		a.settingsFail(w, r, err)
+		return
+	}
+	a.respond(w, r, http.StatusOK, syncScopesJSON{Scopes: sc})
 }

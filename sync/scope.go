@@ -148,6 +148,12 @@ func (s *Service) GetScopes(ctx context.Context, env objectstore.Env, col string
 	return out, nil
 }
 
+// ScopeFilter resolves scope name of col into its filter for p (the
+// realtime nudge subscribes with it).
+func (s *Service) ScopeFilter(ctx context.Context, env objectstore.Env, p objectstore.Principal, col, name string) (store.Filter, error) {
+	return s.scopeFilter(ctx, env, p, col, name)
+}
+
 // scopeFilter resolves scope name of col for p.
 func (s *Service) scopeFilter(ctx context.Context, env objectstore.Env, p objectstore.Principal, col, name string) (store.Filter, error) {
 	sc, err := s.GetScopes(ctx, env, col)
