@@ -13,7 +13,32 @@ import (
 // local is the client's on-device store: one SQLite file with the
 // documents of every synced collection, their sync state and the
 // collections' checkpoints.
-type local struct{ db *sql.DB }
+type local struct {
+	db   *sql.DB
+	conn querier // db, or the transaction of inTx
+}
+
+// querier is what local reads and writes through: the database or one
+// transaction.
+type querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// inTx runs fn on a local bound to one transaction: a pulled page is
+// stored in one commit.
+func (l *local) inTx(ctx context.Context, fn func(*local) error) error {
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&local{db: l.db, conn: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
 
 // row is one local document and its sync state.
 type row struct {
@@ -46,7 +71,7 @@ func openLocal(ctx context.Context, path string) (*local, error) {
 		db.Close()
 		return nil, fmt.Errorf("sync client: open %s: %w", path, err)
 	}
-	return &local{db: db}, nil
+	return &local{db: db, conn: db}, nil
 }
 
 func (l *local) close() error { return l.db.Close() }
@@ -55,7 +80,7 @@ func (l *local) get(ctx context.Context, col, id string) (row, bool, error) {
 	r := row{col: col, id: id}
 	var doc sql.NullString
 	var deleted, dirty int
-	err := l.db.QueryRowContext(ctx, `SELECT doc, deleted, base, dirty, change_id, client_time FROM docs WHERE col=? AND id=?`, col, id).
+	err := l.conn.QueryRowContext(ctx, `SELECT doc, deleted, base, dirty, change_id, client_time FROM docs WHERE col=? AND id=?`, col, id).
 		Scan(&doc, &deleted, &r.base, &dirty, &r.changeID, &r.clientTime)
 	if errors.Is(err, sql.ErrNoRows) {
 		return row{}, false, nil
@@ -81,7 +106,7 @@ func (l *local) put(ctx context.Context, r row) error {
 		}
 		doc = string(b)
 	}
-	_, err := l.db.ExecContext(ctx, `INSERT INTO docs (col, id, doc, deleted, base, dirty, change_id, client_time) VALUES (?,?,?,?,?,?,?,?)
+	_, err := l.conn.ExecContext(ctx, `INSERT INTO docs (col, id, doc, deleted, base, dirty, change_id, client_time) VALUES (?,?,?,?,?,?,?,?)
 ON CONFLICT (col, id) DO UPDATE SET doc=excluded.doc, deleted=excluded.deleted, base=excluded.base, dirty=excluded.dirty,
 change_id=excluded.change_id, client_time=excluded.client_time`,
 		r.col, r.id, doc, b2i(r.deleted), r.base, b2i(r.dirty), r.changeID, r.clientTime)
@@ -101,7 +126,7 @@ func (l *local) rows(ctx context.Context, col string, dirtyOnly bool) ([]row, er
 	if dirtyOnly {
 		q += ` AND dirty=1`
 	}
-	rs, err := l.db.QueryContext(ctx, q+` ORDER BY id`, col)
+	rs, err := l.conn.QueryContext(ctx, q+` ORDER BY id`, col)
 	if err != nil {
 		return nil, err
 	}
@@ -133,13 +158,13 @@ func (l *local) rows(ctx context.Context, col string, dirtyOnly bool) ([]row, er
 
 // dropClean removes the acknowledged rows of col (before a resync).
 func (l *local) dropClean(ctx context.Context, col string) error {
-	_, err := l.db.ExecContext(ctx, `DELETE FROM docs WHERE col=? AND dirty=0`, col)
+	_, err := l.conn.ExecContext(ctx, `DELETE FROM docs WHERE col=? AND dirty=0`, col)
 	return err
 }
 
 func (l *local) checkpoint(ctx context.Context, col string) (string, error) {
 	var cp string
-	err := l.db.QueryRowContext(ctx, `SELECT checkpoint FROM checkpoints WHERE col=?`, col).Scan(&cp)
+	err := l.conn.QueryRowContext(ctx, `SELECT checkpoint FROM checkpoints WHERE col=?`, col).Scan(&cp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -147,6 +172,6 @@ func (l *local) checkpoint(ctx context.Context, col string) (string, error) {
 }
 
 func (l *local) setCheckpoint(ctx context.Context, col, cp string) error {
-	_, err := l.db.ExecContext(ctx, `INSERT INTO checkpoints (col, checkpoint) VALUES (?,?) ON CONFLICT (col) DO UPDATE SET checkpoint=excluded.checkpoint`, col, cp)
+	_, err := l.conn.ExecContext(ctx, `INSERT INTO checkpoints (col, checkpoint) VALUES (?,?) ON CONFLICT (col) DO UPDATE SET checkpoint=excluded.checkpoint`, col, cp)
 	return err
 }

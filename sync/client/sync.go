@@ -192,26 +192,29 @@ func (c *Client) pull(ctx context.Context, col string) error {
 			return err
 		}
 		b := ans.Collections[col]
-		for _, d := range b.Documents {
-			id, _ := d["_id"].(string)
-			r, _, err := c.local.get(ctx, col, id)
-			if err != nil {
-				return err
+		err = c.local.inTx(ctx, func(l *local) error {
+			for _, d := range b.Documents {
+				id, _ := d["_id"].(string)
+				r, _, err := l.get(ctx, col, id)
+				if err != nil {
+					return err
+				}
+				if r.dirty {
+					continue // pushed next time; the server decides the conflict
+				}
+				r.col, r.id, r.base = col, id, version(d)
+				r.deleted = isDeleted(d)
+				r.doc = nil
+				if !r.deleted {
+					r.doc = userFields(d)
+				}
+				if err := l.put(ctx, r); err != nil {
+					return err
+				}
 			}
-			if r.dirty {
-				continue // pushed next time; the server decides the conflict
-			}
-			r.col, r.id, r.base = col, id, version(d)
-			r.deleted = isDeleted(d)
-			r.doc = nil
-			if !r.deleted {
-				r.doc = userFields(d)
-			}
-			if err := c.local.put(ctx, r); err != nil {
-				return err
-			}
-		}
-		if err := c.local.setCheckpoint(ctx, col, b.Checkpoint); err != nil {
+			return l.setCheckpoint(ctx, col, b.Checkpoint)
+		})
+		if err != nil {
 			return err
 		}
 		if !b.HasMore {
