@@ -86,3 +86,24 @@ func (s *Service) Check(ctx context.Context, env objectstore.Env, p objectstore.
 func (s *Service) Compact(ctx context.Context, env objectstore.Env, col string) (int, error) {
 	return s.objects.CompactTombstones(ctx, env, col, s.cfg.Now().Add(-s.cfg.TombstoneRetention))
 }
+
+// CompactEnv compacts every collection of the environment database db
+// (Compact), as the maintenance pass does; it goes on past a collection
+// that fails.
+func (s *Service) CompactEnv(ctx context.Context, db string) (int, error) {
+	env := objectstore.Env{DB: db}
+	cols, err := s.objects.ListCollections(ctx, env)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	var errs []error
+	for _, c := range cols {
+		n, err := s.Compact(ctx, env, c.Name)
+		total += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return total, errors.Join(errs...)
+}

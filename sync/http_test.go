@@ -293,3 +293,21 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("a refused push was half written: %v", d)
 	}
 }
+
+// TestMaintenanceCompactsTombstones: the node's maintenance pass removes
+// tombstones past the retention (none are that old here: it removes
+// nothing and fails on nothing).
+func TestMaintenanceCompactsTombstones(t *testing.T) {
+	n := startNode(t)
+	a := n.user()
+	n.settings("notes", map[string]any{"rules": map[string]string{"read": "authenticated", "create": "authenticated", "update": "authenticated", "delete": "authenticated"}})
+	p := n.call(a, "push", push("notes", map[string]any{"id": "d", "baseVersion": 0, "doc": map[string]any{}}), 200)
+	n.call(a, "push", push("notes", map[string]any{"id": "d", "baseVersion": num(first(p, "applied")["_v"]), "deleted": true}), 200)
+	rep, err := n.srv.Node.Maintain(context.Background())
+	if err != nil || rep.Tombstones != 0 {
+		t.Fatalf("maintenance: %+v, %v", rep, err)
+	}
+	if d := n.serverDoc("notes", "d"); d == nil || d["_deleted"] != true {
+		t.Fatalf("a fresh tombstone was compacted: %v", d)
+	}
+}

@@ -196,6 +196,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		return nil, fmt.Errorf("build the HTTP API: %w", err)
 	}
 	n.maint = newMaintainer(sys, n.Store, n.Auth, n.Audit, log, cfg.MaintenanceInterval)
+	n.maint.compact = n.Sync.CompactEnv
 	return n, nil
 }
 
