@@ -40,6 +40,9 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		a.bindRateLimitAdmin(g, spec)
 		if a.deps.Objects != nil {
 			a.bindCollectionsAdmin(g, spec)
+			if a.deps.Sync != nil {
+				a.bindSyncAdmin(g, spec)
+			}
 		}
 		if a.deps.Cache != nil {
 			a.bindCacheAdmin(g, spec)

@@ -28,6 +28,7 @@ import (
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
+	skysync "github.com/skybridgehq/skybridge/sync"
 )
 
 // Check is one component /readyz reports on (the store, the cache, the
@@ -69,6 +70,9 @@ type Deps struct {
 	// Objects, when set, serves the object store: /v1/collections,
 	// /v1/batch, /v1/realtime and the admin collection settings.
 	Objects *objectstore.Service
+	// Sync, when set with Objects, serves the offline sync routes
+	// /v1/sync/pull, /push and /check.
+	Sync *skysync.Service
 	// Events, when set with Objects, serves GET /v1/realtime: the bus the
 	// object store's writes are published on (objectstore.Config.OnChange).
 	Events *events.Bus
@@ -278,6 +282,9 @@ func (a *API) v1Router(spec *apiSpec) chi.Router {
 		if a.deps.Objects != nil {
 			a.bindObjects(keyed, spec)
 			a.bindBatch(keyed, spec)
+			if a.deps.Sync != nil {
+				a.bindSync(keyed, spec)
+			}
 		}
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.

@@ -15,6 +15,7 @@ import (
 	"github.com/skybridgehq/skybridge/mail"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/store"
+	skysync "github.com/skybridgehq/skybridge/sync"
 )
 
 // ProblemContentType is the media type of every error response (RFC 9457).
@@ -148,6 +149,9 @@ var problemKinds = []struct {
 	{objectstore.ErrCollectionNotFound, problemKind{http.StatusForbidden, "collection-creation-refused", "Collection Creation Refused"}},
 	{objectstore.ErrIdempotencyMismatch, problemKind{http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency Key Reused"}},
 	{objectstore.ErrIdempotencyInProgress, problemKind{http.StatusConflict, "idempotency-key-in-progress", "Request In Progress"}},
+
+	{skysync.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+	{skysync.ErrCheckpointExpired, problemKind{http.StatusGone, "checkpoint-expired", "Checkpoint Expired: Resync From Scratch"}},
 
 	{store.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
 	{store.ErrDuplicate, problemKind{http.StatusConflict, "duplicate", "Duplicate"}},

@@ -48,6 +48,8 @@ type rtSub struct {
 	// again until floor reaches it.
 	ahead int64
 	bus   *events.Subscription
+	// hint: a sync scope subscription, sent hints instead of objects.
+	hint bool
 }
 
 // rtQueued is a change waiting for the run goroutine.
@@ -291,11 +293,19 @@ func (c *rtConn) subscribe(ctx context.Context, m rtClientMessage) error {
 	if err := objs.CheckReadable(ctx, c.id.env, c.id.p, m.Collection); err != nil {
 		return objectstoreErr(err)
 	}
-	matcher, err := events.NewMatcher(m.filter)
+	filter := m.filter
+	if m.Scope != "" {
+		f, err := c.syncScope(ctx, m)
+		if err != nil {
+			return err
+		}
+		filter = f
+	}
+	matcher, err := events.NewMatcher(filter)
 	if err != nil {
 		return onField("filter", fmt.Errorf("%w: %v", ErrInvalidInput, err))
 	}
-	s := &rtSub{id: m.ID, collection: m.Collection, matcher: matcher}
+	s := &rtSub{id: m.ID, collection: m.Collection, matcher: matcher, hint: m.Scope != ""}
 	s.bus = c.a.deps.Events.Subscribe(c.id.env.DB, m.Collection, func(ch objectstore.Change) {
 		select {
 		case c.queue <- rtQueued{sub: s, ch: ch}:
@@ -412,6 +422,9 @@ func (c *rtConn) fill(ctx context.Context, s *rtSub) bool {
 func (c *rtConn) send(ctx context.Context, s *rtSub, t objectstore.ChangeType, obj objectstore.Object) bool {
 	if t != objectstore.Deleted && !s.matcher.Match(obj) {
 		return true
+	}
+	if s.hint {
+		return c.write(ctx, rtSyncHint{Sub: s.id, Type: "sync", Collection: s.collection, Seq: obj.Seq()})
 	}
 	return c.write(ctx, rtEvent{Sub: s.id, Type: string(t), Object: obj, Seq: obj.Seq()})
 }

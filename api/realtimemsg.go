@@ -37,9 +37,13 @@ type rtClientMessage struct {
 	ID         string          `json:"id,omitempty"`
 	Collection string          `json:"collection,omitempty"`
 	Filter     json.RawMessage `json:"filter,omitempty"`
-	Since      *int64          `json:"since,omitempty"`
-	Key        string          `json:"key,omitempty"`
-	Token      string          `json:"token,omitempty"`
+	// Scope names a sync prefetch scope of the collection instead of a
+	// filter: the subscription then gets a {"type":"sync"} hint, without
+	// the object, for each change in the scope, so the client pulls.
+	Scope string `json:"scope,omitempty"`
+	Since *int64 `json:"since,omitempty"`
+	Key   string `json:"key,omitempty"`
+	Token string `json:"token,omitempty"`
 
 	// filter is Filter parsed and validated.
 	filter store.Filter
@@ -84,7 +88,11 @@ func parseRealtimeMessage(data []byte) (rtClientMessage, error) {
 	if m.Since != nil && *m.Since < 0 {
 		return m, onField("since", fmt.Errorf("%w: since must not be negative", ErrInvalidInput))
 	}
-	if len(m.Filter) > 0 && !bytes.Equal(bytes.TrimSpace(m.Filter), []byte("null")) {
+	hasFilter := len(m.Filter) > 0 && !bytes.Equal(bytes.TrimSpace(m.Filter), []byte("null"))
+	if m.Scope != "" && hasFilter {
+		return m, onField("scope", fmt.Errorf("%w: send a filter or a scope, not both", ErrInvalidInput))
+	}
+	if hasFilter {
 		f, err := store.ParseFilter(m.Filter)
 		if err != nil {
 			var fe *store.FilterError
@@ -117,6 +125,15 @@ type rtEvent struct {
 	Seq    int64              `json:"_seq"`
 }
 
+// rtSyncHint tells a scope subscription that its scope changed: the
+// client pulls the collection (POST /v1/sync/pull).
+type rtSyncHint struct {
+	Sub        string `json:"sub"`
+	Type       string `json:"type"` // always "sync"
+	Collection string `json:"collection"`
+	Seq        int64  `json:"_seq"`
+}
+
 // rtReply is an acknowledgement or an error sent to the client.
 type rtReply struct {
 	Op    string   `json:"op"`
@@ -132,7 +149,7 @@ func describeRealtime(spec *apiSpec) {
 		ID: "realtime", Tag: "objects", Security: []string{schemeAppKey},
 		Summary: "WebSocket of object events. The app key and access token come as headers, as the query " +
 			"parameters key and access_token, or in a first message {\"op\":\"auth\",\"key\",\"token\"}. Client: " +
-			"{\"op\":\"subscribe\",\"id\",\"collection\",\"filter\",\"since\"} and {\"op\":\"unsubscribe\",\"id\"}. " +
+			"{\"op\":\"subscribe\",\"id\",\"collection\",\"filter\" or \"scope\",\"since\"} (a sync scope gets {\"sub\",\"type\":\"sync\",\"collection\",\"_seq\"} hints instead of events) and {\"op\":\"unsubscribe\",\"id\"}. " +
 			"Server: {\"op\":\"ready\"}, {\"op\":\"subscribed\",\"id\",\"_seq\"}, {\"op\":\"unsubscribed\",\"id\"}, " +
 			"{\"op\":\"error\",\"id\",\"error\":<problem>} and events {\"sub\",\"type\":\"created|updated|deleted\",\"object\",\"_seq\"}. " +
 			"since replays the changes after that _seq before the live events, without gaps or duplicates.",

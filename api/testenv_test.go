@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	skysync "github.com/skybridgehq/skybridge/sync"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -76,7 +77,8 @@ func newTestEnv(t testing.TB, opts envOptions) *testEnv {
 		checks = opts.checks(p)
 	}
 	reg := prometheus.NewRegistry()
-	a, err := New(Deps{Auth: svc, Store: p, Objects: objectstore.NewService(p, objectstore.Config{Logger: log}), Checks: checks, Logger: log, Registry: reg, Version: "test", Cache: cache.NewMemory(cache.MemoryConfig{})}, opts.cfg)
+	objs := objectstore.NewService(p, objectstore.Config{Logger: log})
+	a, err := New(Deps{Auth: svc, Store: p, Objects: objs, Sync: skysync.NewService(objs, p, skysync.Config{}), Checks: checks, Logger: log, Registry: reg, Version: "test", Cache: cache.NewMemory(cache.MemoryConfig{})}, opts.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,7 @@ func (s *Service) checkWrite(st *collState, doc store.Doc) error {
 }
 
 func (s *Service) notify(ctx context.Context, db store.DB, col string, t ChangeType, obj Object) {
+	s.keepBase(ctx, db, col, obj)
 	if s.cfg.OnChange != nil {
 		s.cfg.OnChange(ctx, Change{DB: db.Name(), Collection: col, Type: t, Object: obj})
 	}

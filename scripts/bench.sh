@@ -14,6 +14,7 @@ count=${BENCHCOUNT:-1}
   go test -run '^$' -bench 'BenchmarkObjects' -benchtime "${OBJECT_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkGet' -benchtime "$time" -count "$count" ./cache/
   go test -run '^$' -bench 'BenchmarkObjectCache' -benchtime "${OBJECT_REQUESTS:-20000}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkSync' -benchtime "${SYNC_RUNS:-3}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
 } 2>&1 | tee "$out"

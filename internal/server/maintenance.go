@@ -39,6 +39,9 @@ type MaintenanceReport struct {
 	Sessions, RefreshTokens, MailTokens, OIDCCodes int
 	// AuditRecords removed by retention.
 	AuditRecords int
+	// Tombstones removed from object collections past the sync
+	// tombstone retention.
+	Tombstones int
 }
 
 // maintainer runs the periodic housekeeping of a node: expired user
@@ -52,6 +55,9 @@ type maintainer struct {
 	log      *slog.Logger
 	interval time.Duration
 	holder   string // this node's name in the lease
+	// compact, when set, removes an environment database's tombstones
+	// past their retention (sync.Service.CompactEnv).
+	compact func(ctx context.Context, envDB string) (int, error)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -98,7 +104,7 @@ func (m *maintainer) start() {
 				m.log.Error("maintenance pass failed", "err", err)
 			} else if !rep.Skipped {
 				m.log.Info("maintenance pass", "environments", rep.Environments, "sessions", rep.Sessions,
-					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "oidcCodes", rep.OIDCCodes, "auditRecords", rep.AuditRecords)
+					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "oidcCodes", rep.OIDCCodes, "auditRecords", rep.AuditRecords, "tombstones", rep.Tombstones)
 			}
 			t.Reset(m.interval)
 		}
@@ -147,6 +153,13 @@ func (m *maintainer) run(ctx context.Context) (MaintenanceReport, error) {
 			rep.OIDCCodes += st.OIDCCodes
 			if err != nil {
 				errs = append(errs, fmt.Errorf("environment %s: %w", env.DB, err))
+			}
+			if m.compact != nil {
+				n, err := m.compact(ctx, env.DB)
+				rep.Tombstones += n
+				if err != nil {
+					errs = append(errs, fmt.Errorf("environment %s: tombstones: %w", env.DB, err))
+				}
 			}
 		}
 	}

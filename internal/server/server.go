@@ -32,6 +32,7 @@ import (
 	"github.com/skybridgehq/skybridge/store"
 	"github.com/skybridgehq/skybridge/store/mongo"
 	"github.com/skybridgehq/skybridge/store/sqlite"
+	skysync "github.com/skybridgehq/skybridge/sync"
 )
 
 // Version is the build's version, set with -ldflags at release time.
@@ -48,6 +49,8 @@ type Node struct {
 	Auth    *auth.Service
 	Audit   *audit.Service
 	Objects *objectstore.Service
+	// Sync serves offline sync over Objects.
+	Sync *skysync.Service
 	// Events carries object changes to realtime subscribers, across nodes
 	// through Redis when SKYBRIDGE_REDIS_URL is set.
 	Events *events.Bus
@@ -171,8 +174,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		invalidate(ctx, ch) // first: a realtime subscriber that reads back must not get the cached old object
 		n.Events.Publish(ctx, ch)
 	}})
+	n.Sync = skysync.NewService(n.Objects, n.Store, skysync.Config{})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
+		Sync:     n.Sync,
 		Events:   n.Events,
 		Auth:     n.Auth,
 		Audit:    n.Audit, // nil when disabled
@@ -199,6 +204,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		return nil, fmt.Errorf("build the HTTP API: %w", err)
 	}
 	n.maint = newMaintainer(sys, n.Store, n.Auth, n.Audit, log, cfg.MaintenanceInterval)
+	n.maint.compact = n.Sync.CompactEnv
 	return n, nil
 }
 
