@@ -49,9 +49,9 @@ type Config struct {
 	// so the most records of one segment (one store document).
 	// Default: 256.
 	BatchSize int
-	// FlushInterval is how long the writer waits to fill a batch after the
-	// first queued record (a Sync record or a Flush is written at once).
-	// Default: 200ms.
+	// FlushInterval is how long a queued record may wait for its batch to
+	// fill before the writer stores it anyway (a Sync record or a Flush is
+	// written at once). Default: 200ms.
 	FlushInterval time.Duration
 	// CheckpointEvery is how many records of a chain may follow its newest
 	// checkpoint before the writer signs a new one. Default: 1000.
@@ -123,6 +123,11 @@ type Service struct {
 	checkpoints store.Collection
 	settings    store.Collection
 	queue       chan item
+	// full and urgent wake the writer: a batch's worth of records is
+	// queued, or someone waits for an outcome. Records do not wake it one
+	// by one: a wakeup per record cost the audited request path more than
+	// storing the record did.
+	full, urgent chan struct{}
 
 	mu        sync.RWMutex // guards closed against sends on queue
 	closed    bool
@@ -161,6 +166,8 @@ func NewService(db store.DB, cfg Config) (*Service, error) {
 		checkpoints: db.Collection(CheckpointsCollection),
 		settings:    db.Collection(SettingsCollection),
 		queue:       make(chan item, cfg.QueueSize),
+		full:        make(chan struct{}, 1),
+		urgent:      make(chan struct{}, 1),
 		closing:     make(chan struct{}),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
@@ -228,6 +235,9 @@ func (s *Service) Record(ctx context.Context, rec Record) error {
 			return nil
 		}
 		s.mu.RUnlock()
+		if len(s.queue) >= s.cfg.BatchSize {
+			wake(s.full)
+		}
 		return nil
 	}
 	if err := s.send(ctx, it); err != nil {
@@ -248,11 +258,21 @@ func (s *Service) send(ctx context.Context, it item) error {
 	defer s.mu.RUnlock()
 	select {
 	case s.queue <- it:
+		wake(s.urgent)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.closing:
 		return ErrClosed
+	}
+}
+
+// wake signals the writer through c without waiting: a signal already
+// pending covers this one too.
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }
 

@@ -27,73 +27,59 @@ type head struct {
 	seenN int64
 }
 
-// run is the writer goroutine: it owns appending and checkpointing.
+// run is the writer goroutine: it owns appending and checkpointing. It
+// sleeps until a batch's worth of records is queued (full), someone waits
+// for an outcome (urgent), FlushInterval has passed, or Close; then it
+// stores what is queued.
 func (s *Service) run() {
 	defer close(s.done)
 	heads := map[string]*head{}
-	ticker := time.NewTicker(s.cfg.CheckpointInterval)
-	defer ticker.Stop()
+	checkpoints := time.NewTicker(s.cfg.CheckpointInterval)
+	defer checkpoints.Stop()
+	flush := time.NewTicker(s.cfg.FlushInterval)
+	defer flush.Stop()
 	batch := make([]item, 0, s.cfg.BatchSize)
 	for {
 		select {
-		case it := <-s.queue:
-			batch = s.fill(append(batch[:0], it))
-			s.write(batch, heads)
-		case <-ticker.C:
+		case <-s.full:
+			s.drain(batch, heads, false)
+		case <-s.urgent:
+			s.drain(batch, heads, true)
+		case <-flush.C:
+			s.drain(batch, heads, true)
+		case <-checkpoints.C:
 			s.checkpointAll(heads)
 		case <-s.stop:
 			// Close holds the lock while it closes stop, so no send is in
-			// flight any more: drain what is queued and finish.
-			for {
-				batch = batch[:0]
-			drain:
-				for len(batch) < s.cfg.BatchSize {
-					select {
-					case it := <-s.queue:
-						batch = append(batch, it)
-					default:
-						break drain
-					}
-				}
-				if len(batch) == 0 {
-					break
-				}
-				s.write(batch, heads)
-			}
+			// flight any more: store what is queued and finish.
+			s.drain(batch, heads, true)
 			s.checkpointAll(heads)
 			return
 		}
 	}
 }
 
-// fill adds queued items to batch until it is full, FlushInterval has
-// passed, or (when something waits for the outcome) the queue is empty.
-func (s *Service) fill(batch []item) []item {
-	urgent := batch[0].done != nil
-	timer := time.NewTimer(s.cfg.FlushInterval)
-	defer timer.Stop()
-	for len(batch) < s.cfg.BatchSize {
-		select {
-		case it := <-s.queue:
-			batch = append(batch, it)
-			urgent = urgent || it.done != nil
-			continue
-		default:
+// drain stores queued items in batches of at most BatchSize, as long as a
+// whole batch is queued, and then, when all is set, the rest too. Records
+// left waiting are stored within FlushInterval.
+func (s *Service) drain(batch []item, heads map[string]*head, all bool) {
+	for {
+		n := len(s.queue)
+		if n == 0 || (!all && n < s.cfg.BatchSize) {
+			return
 		}
-		if urgent {
-			return batch
+		batch = batch[:0]
+		for len(batch) < s.cfg.BatchSize {
+			select {
+			case it := <-s.queue:
+				batch = append(batch, it)
+				continue
+			default:
+			}
+			break
 		}
-		select {
-		case it := <-s.queue:
-			batch = append(batch, it)
-			urgent = urgent || it.done != nil
-		case <-timer.C:
-			return batch
-		case <-s.stop:
-			return batch
-		}
+		s.write(batch, heads)
 	}
-	return batch
 }
 
 // chainWork is what a batch still has to append to one chain.
