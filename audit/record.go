@@ -143,12 +143,13 @@ func (r *Record) ComputeHash() string { return hashOf(r.canonicalJSON()) }
 
 // canonicalJSON is the encoding ComputeHash hashes; segments store records
 // in it too (see segment.go).
-func (r *Record) canonicalJSON() []byte { return r.appendCanonical(nil) }
+func (r *Record) canonicalJSON() []byte { return r.appendCanonical(nil, store.FormatTime(r.Time)) }
 
 // appendCanonical appends r's canonical encoding to b: the bytes
 // encoding/json renders for canonical (a test holds the two together),
-// written without reflection because the writer encodes every record.
-func (r *Record) appendCanonical(b []byte) []byte {
+// written without reflection because the writer encodes every record. ts
+// is r.Time in store.TimeFormat.
+func (r *Record) appendCanonical(b []byte, ts string) []byte {
 	if math.IsNaN(r.LatencyMs) || math.IsInf(r.LatencyMs, 0) {
 		// Not JSON: encoding/json fails, and so the hash is that of no
 		// bytes. normalize never lets such a latency through.
@@ -159,7 +160,7 @@ func (r *Record) appendCanonical(b []byte) []byte {
 	b = append(b, `,"n":`...)
 	b = strconv.AppendInt(b, r.N, 10)
 	for _, f := range [...]struct{ key, val string }{
-		{`,"prev":`, r.Prev}, {`,"time":`, store.FormatTime(r.Time)},
+		{`,"prev":`, r.Prev}, {`,"time":`, ts},
 		{`,"app":`, r.App}, {`,"env":`, r.Env},
 		{`,"actorKind":`, r.Actor.Kind}, {`,"actorId":`, r.Actor.ID},
 		{`,"appVersion":`, r.AppVersion}, {`,"userAgent":`, r.UserAgent},

@@ -39,7 +39,7 @@ import (
 // segment and works its hash out again: the short hash on its line points
 // Verify at an edited record, and the segment's last hash and the chain's
 // links carry the guarantee. Format 2 holds content, not bytes: rewriting
-// a line into equivalent JSON changes no record.
+// a line into an equivalent one (a status of 0200) changes no record.
 //
 // Records are kept as lines of one string rather than as a sub-document
 // each: a store validates, copies and encodes one string far more cheaply
@@ -132,8 +132,9 @@ func (b *segmentBuilder) reset() {
 }
 
 // add appends r, whose N, Prev and Hash are set, to the segment; canon
-// is its canonical encoding, which a format 1 segment stores.
-func (b *segmentBuilder) add(r *Record, canon []byte) {
+// is its canonical encoding, which a format 1 segment stores, and ts its
+// time in store.TimeFormat.
+func (b *segmentBuilder) add(r *Record, canon []byte, ts string) {
 	if b.first == nil {
 		b.first, b.from, b.to = r, r.Time, r.Time
 	}
@@ -147,7 +148,7 @@ func (b *segmentBuilder) add(r *Record, canon []byte) {
 	if b.compact {
 		b.lines = append(b.lines, r.Hash[:shortHashLen]...)
 		b.lines = append(b.lines, ' ')
-		b.lines = r.appendCompact(b.lines)
+		b.lines = r.appendCompact(b.lines, ts)
 	} else {
 		b.lines = append(b.lines, r.Hash...)
 		b.lines = append(b.lines, ' ')

@@ -72,23 +72,23 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		}
 		edited, editedAt := BreakEdited, int64(6)
 		if format == 2 {
-			// Format 2 stores content, not bytes: equivalent JSON is the
-			// same record.
+			// Format 2 stores content, not bytes: a line that decodes to
+			// the same fields (a status of 0200) is the same record.
 			edited, editedAt = "", 0
 		}
 		return []tc{
 			{"untouched", func(*testing.T, store.DB, string) {}, "", 0},
 			{"edit", func(t *testing.T, db store.DB, chain string) {
 				editLines(t, db, recordID(chain, 4), func(lines []string) []string {
-					lines[1] = strings.Replace(lines[1], pick(format, `"status":200`, `,200,`), pick(format, `"status":204`, `,204,`), 1) // n=5
+					lines[1] = strings.Replace(lines[1], pick(format, `"status":200`, `|200|`), pick(format, `"status":204`, `|204|`), 1) // n=5
 					return lines
 				})
 			}, BreakEdited, 5},
 			{"edit keeping the content", func(t *testing.T, db store.DB, chain string) {
-				// Equivalent JSON, other bytes: the stored bytes are what the
-				// hash covers.
+				// Equivalent content, other bytes: in format 1 the stored
+				// bytes are what the hash covers.
 				editLines(t, db, recordID(chain, 4), func(lines []string) []string {
-					lines[2] = strings.Replace(lines[2], pick(format, `{"v":1,`, ` [`), pick(format, `{ "v":1,`, ` [ `), 1) // n=6
+					lines[2] = strings.Replace(lines[2], pick(format, `{"v":1,`, `|200|`), pick(format, `{ "v":1,`, `|0200|`), 1) // n=6
 					return lines
 				})
 			}, edited, editedAt},
@@ -150,7 +150,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}, BreakMalformed, 9},
 			{"undecodable record", func(t *testing.T, db store.DB, chain string) {
 				editLines(t, db, recordID(chain, 8), func(lines []string) []string {
-					lines[2] = strings.Replace(lines[2], pick(format, `"n":10`, `[10,`), pick(format, `"n":"ten"`, `["ten",`), 1)
+					lines[2] = strings.Replace(lines[2], pick(format, `"n":10`, ` 10|`), pick(format, `"n":"ten"`, ` ten|`), 1)
 					return lines
 				})
 			}, BreakMalformed, 8},

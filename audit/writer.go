@@ -213,10 +213,11 @@ func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads m
 				for _, r := range rest[:k] {
 					n++
 					r.N, r.Prev = n, prev
-					canon = r.appendCanonical(canon[:0])
+					ts := store.FormatTime(r.Time)
+					canon = r.appendCanonical(canon[:0], ts)
 					r.Hash = hashOf(canon)
 					prev = r.Hash
-					b.add(r, canon)
+					b.add(r, canon, ts)
 				}
 				docs = append(docs, b.doc())
 				refs = append(refs, segmentRef{w: w, count: k})

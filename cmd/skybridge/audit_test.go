@@ -39,7 +39,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 
 	// Edit one record behind the server's back: records are stored in
 	// segments, documents holding a run of a chain's records, one line
-	// each (a hash prefix, then a compact array ending in status,
+	// each (a hash prefix, then the compact fields, separated by "|", ending in status,
 	// latency and request id).
 	p, err := sqlite.Open(sqlite.Options{Dir: s.Config.DataDir})
 	if err != nil {
@@ -56,7 +56,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 	}
 	d := page.Docs[0]
 	recs, _ := d["records"].(string)
-	edited := strings.Replace(recs, `",401,`, `",200,`, 1)
+	edited := strings.Replace(recs, `|401|`, `|200|`, 1)
 	if edited == recs {
 		t.Fatalf("no 401 record in segment %v", d)
 	}
