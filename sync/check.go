@@ -34,25 +34,9 @@ func (s *Service) Check(ctx context.Context, env objectstore.Env, p objectstore.
 	if len(req.Known) > s.cfg.MaxKnown {
 		return CheckResult{}, invalid("known", fmt.Sprintf("at most %d pairs per check", s.cfg.MaxKnown))
 	}
-	type pair struct {
-		id string
-		v  int64
-	}
-	pairs := make([]pair, len(req.Known))
-	for i, k := range req.Known {
-		f := fmt.Sprintf("known[%d]", i)
-		if len(k) != 2 {
-			return CheckResult{}, invalid(f, "is an [id, _v] pair")
-		}
-		if json.Unmarshal(k[0], &pairs[i].id) != nil {
-			return CheckResult{}, invalid(f+"[0]", "is an id string")
-		}
-		if json.Unmarshal(k[1], &pairs[i].v) != nil || pairs[i].v < 0 {
-			return CheckResult{}, invalid(f+"[1]", "is a version, an integer from 0")
-		}
-		if err := objectstore.ValidID(pairs[i].id); err != nil {
-			return CheckResult{}, &objectstore.FieldError{Field: f + "[0]", Err: err}
-		}
+	pairs, err := parseKnown(req.Known)
+	if err != nil {
+		return CheckResult{}, err
 	}
 	if err := s.objects.CheckReadable(ctx, env, p, req.Collection); err != nil {
 		return CheckResult{}, err
@@ -81,6 +65,34 @@ func (s *Service) Check(ctx context.Context, env objectstore.Env, p objectstore.
 	return out, nil
 }
 
+// knownPair is one [id, _v] pair of a check.
+type knownPair struct {
+	id string
+	v  int64
+}
+
+// parseKnown reads a check's [id, _v] pairs; a malformed one is
+// ErrInvalid naming it.
+func parseKnown(known [][]json.RawMessage) ([]knownPair, error) {
+	pairs := make([]knownPair, len(known))
+	for i, k := range known {
+		f := fmt.Sprintf("known[%d]", i)
+		if len(k) != 2 {
+			return nil, invalid(f, "is an [id, _v] pair")
+		}
+		if json.Unmarshal(k[0], &pairs[i].id) != nil {
+			return nil, invalid(f+"[0]", "is an id string")
+		}
+		if json.Unmarshal(k[1], &pairs[i].v) != nil || pairs[i].v < 0 {
+			return nil, invalid(f+"[1]", "is a version, an integer from 0")
+		}
+		if err := objectstore.ValidID(pairs[i].id); err != nil {
+			return nil, &objectstore.FieldError{Field: f + "[0]", Err: err}
+		}
+	}
+	return pairs, nil
+}
+
 // Compact removes, in col, the tombstones older than the retention, so
 // that checkpoints from before them get ErrCheckpointExpired.
 func (s *Service) Compact(ctx context.Context, env objectstore.Env, col string) (int, error) {
@@ -106,4 +118,27 @@ func (s *Service) CompactEnv(ctx context.Context, db string) (int, error) {
 		}
 	}
 	return total, errors.Join(errs...)
+}
+
+// PruneEnv forgets the sync bookkeeping of the environment database db
+// older than the tombstone retention: change ids pushed before it (a
+// replay that late comes from a client whose checkpoint answers 410
+// anyway) and last-write-wins edit times noted before it (an object's
+// _updatedAt stands in for a forgotten edit time). It says how many
+// records it removed.
+func (s *Service) PruneEnv(ctx context.Context, db string) (int, error) {
+	d, err := s.provider.DB(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	cutoff := s.cfg.Now().Add(-s.cfg.TombstoneRetention)
+	n, err := pruneReplays(ctx, d, cutoff)
+	if err != nil {
+		return n, fmt.Errorf("sync: prune change ids: %w", err)
+	}
+	m, err := pruneEdits(ctx, d, cutoff)
+	if err != nil {
+		return n + m, fmt.Errorf("sync: prune edit times: %w", err)
+	}
+	return n + m, nil
 }

@@ -49,6 +49,42 @@ func FuzzPushPayload(f *testing.F) {
 
 // FuzzCheckpoint: a checkpoint decodes only when this server could have
 // issued it, and encoding round-trips.
+// FuzzCheckPayload: any check body either decodes into valid pairs (an
+// id the object store takes, a version from 0) or is refused as invalid
+// naming a field of "known"; nothing panics.
+func FuzzCheckPayload(f *testing.F) {
+	for _, s := range []string{
+		`{"collection":"notes","known":[["a",1],["b",0]]}`,
+		`{"collection":"notes","known":[["a"]]}`,
+		`{"collection":"notes","known":[[1,"a"]]}`,
+		`{"collection":"notes","known":[["a",-1]]}`,
+		`{"collection":"notes","known":[["a",1.5]]}`,
+		`{"collection":"notes","known":[["",1]]}`,
+		`{"collection":"notes","known":[["a/b",1e3]]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var req CheckRequest
+		if json.Unmarshal(data, &req) != nil {
+			return
+		}
+		pairs, err := parseKnown(req.Known)
+		if err != nil {
+			var fe *objectstore.FieldError
+			if !errors.Is(err, ErrInvalid) && !errors.As(err, &fe) {
+				t.Fatalf("parseKnown: %v is not a field error", err)
+			}
+			return
+		}
+		for _, p := range pairs {
+			if p.v < 0 || objectstore.ValidID(p.id) != nil {
+				t.Fatalf("accepted bad pair %+v", p)
+			}
+		}
+	})
+}
+
 func FuzzCheckpoint(f *testing.F) {
 	for _, s := range []string{"", encodeCheckpoint(0), encodeCheckpoint(42), "c1.", "c1.LTE", "x", "c1.OTk5OTk5OTk5OTk5OTk5OTk5OTk5"} {
 		f.Add(s)

@@ -25,9 +25,12 @@ type node struct {
 	users int
 }
 
-func startNode(t *testing.T) *node {
+func startNode(t *testing.T) *node { t.Helper(); return startNodeOn(t, "sqlite") }
+
+// startNodeOn starts a node on store kind ("sqlite" or "ferretdb").
+func startNodeOn(t *testing.T, kind string) *node {
 	t.Helper()
-	srv := testnode.Start(t, testnode.Options{})
+	srv := testnode.Start(t, testnode.Options{Store: kind})
 	app := srv.CreateApp(t, "sync")
 	return &node{t: t, srv: srv, app: app, keys: app.Env(t, "dev"), admin: srv.AdminToken(t)}
 }

@@ -15,6 +15,15 @@ import (
 // current version: what last-write-wins compares a new change with.
 const collEdits = "syncEdits"
 
+// editAt is the field of an edit record saying when the server noted it
+// (unix microseconds), for pruning.
+const editAt = "at"
+
+// pruneEdits forgets edit times noted before cutoff.
+func pruneEdits(ctx context.Context, db store.DB, cutoff time.Time) (int, error) {
+	return store.DeleteMatching(ctx, db.Collection(collEdits), store.Query{Filter: olderThan(editAt, cutoff)})
+}
+
 // editTime is when c was made, as last-write-wins counts it: its
 // clientTime, no later than the server's clock plus ClockSkew; the
 // server's clock when it has none.
@@ -38,7 +47,7 @@ func (s *Service) noteEdit(ctx context.Context, env objectstore.Env, col string,
 	}
 	e := db.Collection(collEdits)
 	id := col + "/" + obj.ID()
-	doc := store.Doc{"v": obj.Version(), "t": s.editTime(c).UnixMicro(), "cid": c.ChangeID}
+	doc := store.Doc{"v": obj.Version(), "t": s.editTime(c).UnixMicro(), "cid": c.ChangeID, editAt: s.cfg.Now().UnixMicro()}
 	for range maxApplyTries {
 		cur, err := e.Get(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {

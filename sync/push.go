@@ -171,17 +171,11 @@ func (s *Service) Push(ctx context.Context, env objectstore.Env, p objectstore.P
 	out := PushResult{Applied: []Applied{}, Conflicts: []Conflict{}}
 	for _, c := range req.Changes {
 		c.Doc = userDoc(c.Doc)
-		r, replayed, err := s.replayed(ctx, env, p, req.Collection, c.ChangeID)
+		r, err := s.applyOnce(ctx, env, p, req.Collection, c, func() (result, error) {
+			return s.apply(ctx, env, p, req.Collection, strategy, c)
+		})
 		if err != nil {
 			return out, err
-		}
-		if !replayed {
-			if r, err = s.apply(ctx, env, p, req.Collection, strategy, c); err != nil {
-				return out, err
-			}
-			if err := s.remember(ctx, env, p, req.Collection, c.ChangeID, r); err != nil {
-				return out, err
-			}
 		}
 		switch {
 		case r.Applied != nil:

@@ -86,6 +86,14 @@ type Config struct {
 	// every node over Redis pub/sub when a write deletes them. Default: 0
 	// (off: every read asks Redis).
 	CacheNearTTL time.Duration
+	// SyncTombstoneRetention is how long deleted objects stay as
+	// tombstones for offline clients to pull (with the sync bookkeeping);
+	// an older checkpoint answers 410 and the client resyncs. Default: 30
+	// days (sync.DefaultTombstoneRetention).
+	SyncTombstoneRetention time.Duration
+	// SyncClockSkew bounds how far ahead of the server's clock a pushed
+	// change's clientTime may be for last-write-wins. Default: 5m.
+	SyncClockSkew time.Duration
 	// MaintenanceInterval is how often a node prunes expired sessions and
 	// tokens and audit records past their retention. Default: 1h.
 	MaintenanceInterval time.Duration
@@ -197,6 +205,15 @@ var fields = []field{
 	}},
 	{"auditRetention", "SKYBRIDGE_AUDIT_RETENTION", "0", "how long audit records are kept where an environment sets no retention: 0 (forever), 90d, 2160h", func(c *Config, v string) error {
 		return setRetention(&c.AuditRetention, v)
+	}},
+	{"syncTombstoneRetention", "SKYBRIDGE_SYNC_TOMBSTONE_RETENTION", "30d", "how long tombstones are kept for offline clients (older checkpoints get 410): days such as 30d, or a duration such as 720h, at least 1h", func(c *Config, v string) error {
+		if err := setRetention(&c.SyncTombstoneRetention, v); err != nil || c.SyncTombstoneRetention < time.Hour {
+			return errors.New("must be a number of days such as 30d, or a duration such as 720h, from 1h to 3650d")
+		}
+		return nil
+	}},
+	{"syncClockSkew", "SKYBRIDGE_SYNC_CLOCK_SKEW", "5m", "how far ahead of the server's clock a pushed clientTime may count for last-write-wins", func(c *Config, v string) error {
+		return setDuration(&c.SyncClockSkew, v, time.Second, 24*time.Hour)
 	}},
 	{"cacheMaxBytes", "SKYBRIDGE_CACHE_MAX_BYTES", "67108864", "bytes the in-process cache may hold (default cache, and fallback while Redis fails)", func(c *Config, v string) error {
 		n, err := strconv.ParseUint(v, 10, 64)

@@ -162,6 +162,15 @@ func TestLoadConfigAuditAndMaintenance(t *testing.T) {
 		{map[string]string{"SKYBRIDGE_AUDIT_RETENTION": "0"}, func(c Config) bool { return c.AuditRetention == 0 }, ""},
 		{map[string]string{"SKYBRIDGE_AUDIT_RETENTION": "3651d"}, nil, "SKYBRIDGE_AUDIT_RETENTION"},
 		{map[string]string{"SKYBRIDGE_AUDIT_RETENTION": "5m"}, nil, "SKYBRIDGE_AUDIT_RETENTION"},
+		{map[string]string{}, func(c Config) bool {
+			return c.SyncTombstoneRetention == 30*24*time.Hour && c.SyncClockSkew == 5*time.Minute
+		}, ""},
+		{map[string]string{"SKYBRIDGE_SYNC_TOMBSTONE_RETENTION": "7d", "SKYBRIDGE_SYNC_CLOCK_SKEW": "30s"}, func(c Config) bool {
+			return c.SyncTombstoneRetention == 7*24*time.Hour && c.SyncClockSkew == 30*time.Second
+		}, ""},
+		{map[string]string{"SKYBRIDGE_SYNC_TOMBSTONE_RETENTION": "0"}, nil, "SKYBRIDGE_SYNC_TOMBSTONE_RETENTION"},
+		{map[string]string{"SKYBRIDGE_SYNC_TOMBSTONE_RETENTION": "30m"}, nil, "SKYBRIDGE_SYNC_TOMBSTONE_RETENTION"},
+		{map[string]string{"SKYBRIDGE_SYNC_CLOCK_SKEW": "0"}, nil, "SKYBRIDGE_SYNC_CLOCK_SKEW"},
 		{map[string]string{"SKYBRIDGE_MAINTENANCE_INTERVAL": "10m"}, func(c Config) bool { return c.MaintenanceInterval == 10*time.Minute }, ""},
 		{map[string]string{"SKYBRIDGE_MAINTENANCE_INTERVAL": "1s"}, nil, "SKYBRIDGE_MAINTENANCE_INTERVAL"},
 		{map[string]string{"SKYBRIDGE_AUDIT_KEY": "not-a-key"}, nil, "SKYBRIDGE_AUDIT_KEY"},

@@ -42,6 +42,9 @@ type MaintenanceReport struct {
 	// Tombstones removed from object collections past the sync
 	// tombstone retention.
 	Tombstones int
+	// SyncRecords removed from the sync bookkeeping (change ids and
+	// last-write-wins edit times) past the same retention.
+	SyncRecords int
 }
 
 // maintainer runs the periodic housekeeping of a node: expired user
@@ -58,6 +61,9 @@ type maintainer struct {
 	// compact, when set, removes an environment database's tombstones
 	// past their retention (sync.Service.CompactEnv).
 	compact func(ctx context.Context, envDB string) (int, error)
+	// pruneSync, when set, removes an environment database's sync
+	// bookkeeping past the retention (sync.Service.PruneEnv).
+	pruneSync func(ctx context.Context, envDB string) (int, error)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -104,7 +110,7 @@ func (m *maintainer) start() {
 				m.log.Error("maintenance pass failed", "err", err)
 			} else if !rep.Skipped {
 				m.log.Info("maintenance pass", "environments", rep.Environments, "sessions", rep.Sessions,
-					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "oidcCodes", rep.OIDCCodes, "auditRecords", rep.AuditRecords, "tombstones", rep.Tombstones)
+					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "oidcCodes", rep.OIDCCodes, "auditRecords", rep.AuditRecords, "tombstones", rep.Tombstones, "syncRecords", rep.SyncRecords)
 			}
 			t.Reset(m.interval)
 		}
@@ -159,6 +165,13 @@ func (m *maintainer) run(ctx context.Context) (MaintenanceReport, error) {
 				rep.Tombstones += n
 				if err != nil {
 					errs = append(errs, fmt.Errorf("environment %s: tombstones: %w", env.DB, err))
+				}
+			}
+			if m.pruneSync != nil {
+				n, err := m.pruneSync(ctx, env.DB)
+				rep.SyncRecords += n
+				if err != nil {
+					errs = append(errs, fmt.Errorf("environment %s: %w", env.DB, err))
 				}
 			}
 		}

@@ -174,7 +174,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		invalidate(ctx, ch) // first: a realtime subscriber that reads back must not get the cached old object
 		n.Events.Publish(ctx, ch)
 	}})
-	n.Sync = skysync.NewService(n.Objects, n.Store, skysync.Config{})
+	n.Sync = skysync.NewService(n.Objects, n.Store, skysync.Config{TombstoneRetention: cfg.SyncTombstoneRetention, ClockSkew: cfg.SyncClockSkew})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
 		Sync:     n.Sync,
@@ -205,6 +205,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	}
 	n.maint = newMaintainer(sys, n.Store, n.Auth, n.Audit, log, cfg.MaintenanceInterval)
 	n.maint.compact = n.Sync.CompactEnv
+	n.maint.pruneSync = n.Sync.PruneEnv
 	return n, nil
 }
 

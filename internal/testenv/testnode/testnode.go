@@ -116,17 +116,27 @@ func Start(t testing.TB, opts Options) *Server {
 // returns the response and its body.
 func (s *Server) Do(t testing.TB, method, path string, body any, headers map[string]string) (*http.Response, []byte) {
 	t.Helper()
+	resp, out, err := s.TryDo(method, path, body, headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, out
+}
+
+// TryDo is Do returning its failure instead of failing a test, for use
+// from goroutines other than the test's.
+func (s *Server) TryDo(method, path string, body any, headers map[string]string) (*http.Response, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, s.URL+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -136,14 +146,14 @@ func (s *Server) Do(t testing.TB, method, path string, body any, headers map[str
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	return resp, out
+	return resp, out, nil
 }
 
 // AdminToken logs in as the bootstrap admin and returns the bearer token.
