@@ -41,6 +41,18 @@ func (r *Reader) Map(field string, v any) Map {
 	case nil:
 	case map[string]any:
 		m.m = t
+	case map[any]any:
+		// Mappings with non-string keys (`404: empty`) as some YAML
+		// decoders produce them.
+		m.m = make(map[string]any, len(t))
+		for k, v := range t {
+			ks, ok := Scalar(k)
+			if !ok {
+				r.Errorf(field, "keys must be strings")
+				continue
+			}
+			m.m[ks] = v
+		}
 	default:
 		if !r.Skip(v) {
 			r.Errorf(field, "must be a mapping")
