@@ -79,11 +79,7 @@ func readAuth(m confmap.Map) authSettings {
 	}
 	a.kind = kind
 	required := func(key string) string {
-		if !m.Has(key) {
-			r.Errorf(m.Field(key), "is required for auth type %s", kind)
-			return ""
-		}
-		s, _ := m.String(key)
+		s, _ := m.Required(key)
 		return s
 	}
 	switch kind {

@@ -117,9 +117,7 @@ func readSpec(s connectors.Spec, strict bool) (*spec, []connectors.FieldError) {
 func readSettings(cfg confmap.Map) settings {
 	var s settings
 	r := cfg.Reader()
-	if !cfg.Has("baseURL") {
-		r.Errorf(cfg.Field("baseURL"), "is required")
-	} else if raw, ok := cfg.String("baseURL"); ok {
+	if raw, ok := cfg.Required("baseURL"); ok {
 		s.base, s.prefix = readBaseURL(r, cfg.Field("baseURL"), raw)
 	}
 	if d, ok := cfg.Duration("timeout"); ok {
@@ -169,11 +167,9 @@ func readOperation(r *confmap.Reader, name string, op connectors.Operation) *ope
 			r.Errorf(m.Field("method"), "must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 		}
 	}
-	if !m.Has("path") {
-		if _, dyn := op.Dynamic["path"]; !dyn {
-			r.Errorf(m.Field("path"), "is required")
-		}
-	} else if p, ok := m.String("path"); ok {
+	if _, dyn := op.Dynamic["path"]; dyn {
+		// readDynamic says why this cannot be.
+	} else if p, ok := m.Required("path"); ok {
 		t, err := compilePath(p)
 		if err != nil {
 			r.Errorf(m.Field("path"), "%v", err)

@@ -133,6 +133,16 @@ func (m Map) String(key string) (string, bool) {
 	return s, ok
 }
 
+// Required returns key's string value, recording a problem when key is
+// absent or null. ok is false for a skipped placeholder too.
+func (m Map) Required(key string) (string, bool) {
+	if v, present := m.Raw(key); !present || v == nil {
+		m.r.Errorf(m.Field(key), "is required")
+		return "", false
+	}
+	return m.String(key)
+}
+
 // Int returns key's integer value, which must be at least min. A string
 // (a resolved `${env.X}`) is parsed.
 func (m Map) Int(key string, min int) (int, bool) {
