@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 
 	"github.com/skybridgehq/skybridge/connectors"
 )
@@ -72,4 +73,27 @@ func (c *Connector) tokenFailure(ctx context.Context, o *operation, err error) e
 func (c *Connector) tooLarge(ctx context.Context, o *operation) error {
 	return c.fail(ctx, o.name, connectors.KindBadResponse, 0, nil,
 		fmt.Sprintf("%s: answer larger than config.maxResponseBytes (%d bytes)", o.label, c.s.maxResponseBytes), nil)
+}
+
+// scrub returns a failure's decoded body with the connector's credentials
+// (and the OAuth2 access token of the call) replaced: a system that echoes
+// what it got must not pass them on to a flow's error handling.
+func (c *Connector) scrub(v any, token string) any {
+	switch t := v.(type) {
+	case string:
+		s := c.redactor.Replace(t)
+		if token != "" {
+			s = strings.ReplaceAll(s, token, "[redacted]")
+		}
+		return s
+	case map[string]any:
+		for k, e := range t {
+			t[k] = c.scrub(e, token)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = c.scrub(e, token)
+		}
+	}
+	return v
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -100,6 +101,9 @@ func NewConnector(spec connectors.Spec, opts connectors.Options) (*Connector, er
 	var pairs []string
 	for _, secret := range s.auth.secrets() {
 		pairs = append(pairs, secret, "[redacted]")
+		if esc := url.QueryEscape(secret); esc != secret {
+			pairs = append(pairs, esc, "[redacted]")
+		}
 	}
 	c.redactor = strings.NewReplacer(pairs...)
 	guard := s.guard
@@ -194,6 +198,7 @@ func (c *Connector) send(ctx context.Context, o *operation, hreq *http.Request) 
 		if err != nil {
 			body = buf.String()
 		}
+		body = c.scrub(body, strings.TrimPrefix(token, "Bearer "))
 		return nil, c.fail(ctx, o.name, connectors.KindStatus, resp.StatusCode, body,
 			fmt.Sprintf("%s answered %s", o.label, statusText(resp.StatusCode)), nil)
 	}
