@@ -176,7 +176,7 @@ func (c *Connector) send(ctx context.Context, o *operation, hreq *http.Request) 
 	if resp.StatusCode == http.StatusUnauthorized && c.tokens != nil {
 		c.tokens.invalidate(token)
 	}
-	if resp.ContentLength > c.s.maxResponseBytes {
+	if hreq.Method != http.MethodHead && resp.ContentLength > c.s.maxResponseBytes {
 		return nil, c.tooLarge(ctx, o)
 	}
 	buf := c.getBuffer()
