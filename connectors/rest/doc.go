@@ -119,7 +119,9 @@
 // KindStatus, KindBadResponse, KindInvalid, KindOverloaded and
 // KindCircuitOpen. Messages and logs never carry credentials, tokens,
 // header values or filled URLs: an operation is named by its method and
-// path template. Failed calls are logged at debug level, token endpoint
+// path template. A failure's Body (a KindStatus answer) has the
+// connector's credentials and the call's OAuth2 token replaced by
+// "[redacted]", in case the system echoes them. Failed calls are logged at debug level, token endpoint
 // failures and circuit breaker changes at warn.
 //
 // # Guards and connections
