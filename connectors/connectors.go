@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 )
 
 // Connector calls the operations of one enterprise system.
@@ -178,6 +180,20 @@ type Options struct {
 	// Logger receives the connector's structured logs; never secrets.
 	// Default: slog.Default().
 	Logger *slog.Logger
+	// Now is the clock guards (circuit breaker) and credential caches
+	// (OAuth2 token expiry) read. Default: time.Now. Tests inject one.
+	Now func() time.Time
+	// Scope holds extra variables merged into every Template's scope
+	// beside "args" (e.g. "env" and "secret" for templates that do not bind
+	// them themselves). Default: none.
+	Scope map[string]any
+}
+
+// IsPlaceholder reports whether v is an unresolved `${...}` reference
+// (a string containing "${"), which Validate must not judge.
+func IsPlaceholder(v any) bool {
+	s, ok := v.(string)
+	return ok && strings.Contains(s, "${")
 }
 
 // Type is one kind of connector.
