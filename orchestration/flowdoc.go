@@ -100,7 +100,7 @@ func (e *Engine) flowBody(d *rawDoc, fd *flowDef, b *Bundle, flows map[string]*f
 		c.fail(d.root, "steps", "missing required field steps")
 	} else {
 		fd.steps = sb.list(d.f.get("steps"), "steps", sc)
-		if len(fd.steps) == 0 && d.f.get("steps").Kind == yaml.SequenceNode {
+		if sn := d.f.get("steps"); sn.Kind == yaml.SequenceNode && len(sn.Content) == 0 {
 			c.fail(d.f.get("steps"), "steps", "a flow needs at least one step")
 		}
 	}
