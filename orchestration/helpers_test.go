@@ -3,6 +3,7 @@ package orchestration
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -83,7 +84,7 @@ func ok(body any) (*connectors.Response, error) { return &connectors.Response{St
 // testEngine returns an engine whose "func" connectors answer with h.
 func testEngine(t testing.TB, h handlerFunc) *Engine {
 	t.Helper()
-	return NewEngine(EngineConfig{Connectors: map[string]connectors.Type{"func": funcType(h, nil)}})
+	return NewEngine(EngineConfig{Connectors: map[string]connectors.Type{"func": funcType(h, nil)}, Logger: slog.New(slog.DiscardHandler)})
 }
 
 // mustPlan loads files and builds them for env at version 1.
