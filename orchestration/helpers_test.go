@@ -3,6 +3,7 @@ package orchestration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -138,3 +139,5 @@ func jsonEqual(t testing.TB, got, want any) {
 }
 
 var testUser = &User{ID: "u1", Email: "ada@example.com", Roles: []string{"admin"}}
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
