@@ -100,7 +100,7 @@ type compiler struct {
 	// envRefs and secretRefs collect `env.X` and `secret.X` names.
 	envRefs, secretRefs map[string]bool
 	// argsUses and metaUses count expressions that use `args`, `meta`.
-	argsUses, metaUses int
+	argsUses, metaUses, userUses int
 }
 
 // value compiles n as a template value: mappings and lists recursively,
@@ -272,8 +272,11 @@ func (v *refVisitor) Visit(node *ast.Node) {
 		if x.Value == nameArgs && v.sc.connector {
 			v.args = true
 		}
-		if x.Value == nameMeta {
+		switch x.Value {
+		case nameMeta:
 			v.c.metaUses++
+		case nameUser:
+			v.c.userUses++
 		}
 	case *ast.MemberNode:
 		id, ok := x.Node.(*ast.IdentifierNode)

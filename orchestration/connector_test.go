@@ -79,8 +79,10 @@ func (c *httpConnector) Call(ctx context.Context, req connectors.Request) (*conn
 	return &connectors.Response{Status: resp.StatusCode, Header: resp.Header, Body: out}, nil
 }
 
-func (c *httpConnector) Idempotent(op string) bool { return c.spec.Operations[op].Static["method"] == "GET" }
-func (c *httpConnector) Close() error                { c.hc.CloseIdleConnections(); return nil }
+func (c *httpConnector) Idempotent(op string) bool {
+	return c.spec.Operations[op].Static["method"] == "GET"
+}
+func (c *httpConnector) Close() error { c.hc.CloseIdleConnections(); return nil }
 
 func httpType() connectors.Type {
 	return connectors.Type{

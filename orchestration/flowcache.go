@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -108,8 +107,10 @@ func (f *Flow) cacheKey(env map[string]any, user *User) (string, cache.LoadOptio
 		}
 	}
 	opts := cache.LoadOptions{TTL: cd.ttl, StaleWhileRevalidate: cd.stale, StaleIfError: cd.staleIfError}
-	opts.Tags = make([]string, 0, len(cd.tags)+2)
-	opts.Tags = append(opts.Tags, ns.All(), ns.Tag("flow:"+f.def.name))
+	opts.Tags = f.baseTags
+	if len(cd.tags) > 0 {
+		opts.Tags = append(make([]string, 0, len(cd.tags)+len(f.baseTags)), f.baseTags...)
+	}
 	for _, t := range cd.tags {
 		v, err := t.eval(env)
 		if err != nil {
@@ -117,7 +118,7 @@ func (f *Flow) cacheKey(env map[string]any, user *User) (string, cache.LoadOptio
 		}
 		opts.Tags = append(opts.Tags, ns.Tag(textOf(v)))
 	}
-	return ns.Key("flow", f.def.name, "v"+strconv.Itoa(f.plan.version), who, key), opts, nil
+	return f.keyPrefix + who + ":" + key, opts, nil
 }
 
 // runCached answers from the environment's cache, running the flow on a
@@ -125,7 +126,10 @@ func (f *Flow) cacheKey(env map[string]any, user *User) (string, cache.LoadOptio
 // run, so a background stale-while-revalidate refresh shares nothing with
 // the request that triggered it.
 func (f *Flow) runCached(ctx context.Context, call *Call, input map[string]any, depth int) (*Result, error) {
-	keyEnv := map[string]any{nameInput: input, nameUser: userValue(call.User), nameEnv: f.plan.vars}
+	keyEnv := map[string]any{nameInput: input, nameEnv: f.plan.vars}
+	if f.def.usesUser {
+		keyEnv[nameUser] = userValue(call.User)
+	}
 	key, opts, err := f.cacheKey(keyEnv, call.User)
 	if err != nil {
 		return nil, f.plan.flowFailure(f.def, nil, &stepError{step: "cache", err: err})
@@ -161,8 +165,8 @@ func (f *Flow) runCached(ctx context.Context, call *Call, input map[string]any, 
 		res.Steps = mine.traces
 		return res, nil
 	}
-	if err := json.Unmarshal(raw, &res.Output); err != nil {
-		return nil, fmt.Errorf("orchestration: flow %s: cached output: %w", f.def.name, err)
-	}
+	// Not decoded: a hit costs no JSON decoding, and RawMessage encodes
+	// as itself for the HTTP layer.
+	res.Output = json.RawMessage(raw)
 	return res, nil
 }

@@ -2,6 +2,7 @@ package orchestration
 
 import (
 	"context"
+	"encoding/json"
 	"sync/atomic"
 	"testing"
 
@@ -103,7 +104,11 @@ func TestFlowCache(t *testing.T) {
 	if res.Cache != cache.Hit {
 		t.Fatalf("user scope, same user again: %q, want a hit", res.Cache)
 	}
-	if got := res.Output.(map[string]any)["n"]; got != float64(calls.Load()) {
+	var cached map[string]any
+	if err := json.Unmarshal(res.Output.(json.RawMessage), &cached); err != nil {
+		t.Fatal(err)
+	}
+	if got := cached["n"]; got != float64(calls.Load()) {
 		t.Fatalf("bob's cached answer is call %v, want his own (%d)", got, calls.Load())
 	}
 

@@ -38,8 +38,9 @@ type flowDef struct {
 	calls []flowCall
 	// stepCount is the number of its steps, nested ones included.
 	stepCount int
-	// usesMeta: some expression reads meta, so calls record it.
-	usesMeta bool
+	// usesMeta: some expression reads meta, so calls record it;
+	// usesUser: some expression reads user.
+	usesMeta, usesUser bool
 }
 
 type flowCall struct {
@@ -89,8 +90,8 @@ func (e *Engine) flowHead(d *rawDoc) *flowDef {
 // flowBody compiles a flow's steps, output, cache and error mapping.
 func (e *Engine) flowBody(d *rawDoc, fd *flowDef, b *Bundle, flows map[string]*flowDef) {
 	c := d.r
-	metaBefore := c.metaUses
-	defer func() { fd.usesMeta = c.metaUses != metaBefore }()
+	metaBefore, userBefore := c.metaUses, c.userUses
+	defer func() { fd.usesMeta, fd.usesUser = c.metaUses != metaBefore, c.userUses != userBefore }()
 	sc := flowScope(fd.inputs)
 	if n := d.f.get("cache"); n != nil {
 		fd.cache = readCache(c, n, sc, fd.auth)

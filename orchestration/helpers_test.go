@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/skybridgehq/skybridge/connectors"
 )
 
@@ -80,7 +82,9 @@ func funcType(h handlerFunc, closed *atomic.Int32) connectors.Type {
 }
 
 // ok answers body with status 200.
-func ok(body any) (*connectors.Response, error) { return &connectors.Response{Status: 200, Body: body}, nil }
+func ok(body any) (*connectors.Response, error) {
+	return &connectors.Response{Status: 200, Body: body}, nil
+}
 
 // testEngine returns an engine whose "func" connectors answer with h.
 func testEngine(t testing.TB, h handlerFunc) *Engine {
@@ -141,3 +145,8 @@ func jsonEqual(t testing.TB, got, want any) {
 var testUser = &User{ID: "u1", Email: "ada@example.com", Roles: []string{"admin"}}
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// scalarNode is a one-line string scalar at line 1, column 1.
+func scalarNode(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Line: 1, Column: 1}
+}

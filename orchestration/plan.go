@@ -53,7 +53,9 @@ type User struct {
 
 // Result is a flow's answer.
 type Result struct {
-	// Output is the flow's output.
+	// Output is the flow's output. An answer from the cache (Cache "hit"
+	// or "stale") is its JSON as a json.RawMessage, which encodes as
+	// itself; decode it to inspect it.
 	Output any
 	// Cache says whether the answer came from the cache ("hit", "stale")
 	// or was computed and stored ("miss"); "" when the flow is uncached.
@@ -99,6 +101,10 @@ type Flow struct {
 	def  *flowDef
 	plan *Plan
 	obs  *observers
+	// keyPrefix and baseTags are the constant parts of cache keys and
+	// tags: "<ns>flow:<name>:v<version>:" and the All and flow tags.
+	keyPrefix string
+	baseTags  []string
 }
 
 // Name is the flow's name.
@@ -169,7 +175,11 @@ func (e *Engine) Build(ctx context.Context, b *Bundle, env Environment, version 
 		p.conns = append(p.conns, conn)
 	}
 	for name, fd := range b.flows {
-		p.flows[name] = &Flow{def: fd, plan: p, obs: e.metrics.flowObservers(name)}
+		p.flows[name] = &Flow{
+			def: fd, plan: p, obs: e.metrics.flowObservers(name),
+			keyPrefix: env.Namespace.Key("flow", name, "v"+strconv.Itoa(version)) + ":",
+			baseTags:  []string{env.Namespace.All(), env.Namespace.Tag("flow:" + name)},
+		}
 		obs := make([]*observers, fd.stepCount)
 		walkSteps(fd.steps, func(s *stepDef) {
 			obs[s.seq] = e.metrics.stepObservers(name, s.id)

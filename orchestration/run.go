@@ -43,7 +43,10 @@ func (p *Plan) newRun(fd *flowDef, call *Call, input map[string]any, depth int) 
 	}
 	fr.env = map[string]any{
 		nameInput: input, nameSteps: fr.steps, nameMeta: fr.meta, nameVars: fr.vars,
-		nameUser: userValue(call.User), nameEnv: p.vars, nameError: nil,
+		nameUser: nil, nameEnv: p.vars, nameError: nil,
+	}
+	if fd.usesUser {
+		fr.env[nameUser] = userValue(call.User)
 	}
 	r.root = fr
 	return r

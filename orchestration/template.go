@@ -229,6 +229,3 @@ func exprEnd(s string, start int) (int, error) {
 	}
 	return 0, &templateError{off: start - 2, msg: "unterminated ${: missing }"}
 }
-
-// hasTemplate reports whether s contains a `${`.
-func hasTemplate(s string) bool { return strings.Contains(s, "${") }
