@@ -1,0 +1,199 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/internal/server"
+	"github.com/skybridgehq/skybridge/internal/testenv/testnode"
+)
+
+// upstream starts the zero-latency REST fake the flow benchmarks call:
+// a customer, its orders and its tickets, as small JSON answers.
+func upstream(b *testing.B) string {
+	r := chi.NewRouter()
+	r.Get("/customers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"`+chi.URLParam(r, "id")+`","fullName":"Ada Lovelace","email":"ada@example.com","erpId":"E-17"}`)
+	})
+	r.Get("/orders", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"rows":[{"ORDER_NO":"A-1","AMOUNT":12.5},{"ORDER_NO":"A-2","AMOUNT":99}]}`)
+	})
+	r.Get("/tickets", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"open":2}`)
+	})
+	return serve(b, r)
+}
+
+// serve runs h on a loopback port until the benchmark ends.
+func serve(b *testing.B, h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// benchBundle is the flow the benchmarks run: three calls (the second and
+// third after the first, as a real flow chains them) and a reshaped
+// answer; "cached" is the same flow with a cache.
+const benchBundle = `apiVersion: skybridge/v1
+kind: Connector
+name: crm
+type: rest
+config:
+  baseURL: "${env.UPSTREAM}"
+  timeout: 2s
+  concurrency: 256
+operations:
+  getCustomer: {method: GET, path: "/customers/{id}"}
+  listOrders: {method: GET, path: "/orders?customer={customer}"}
+  openTickets: {method: GET, path: "/tickets?email={email}"}
+---
+apiVersion: skybridge/v1
+kind: Flow
+name: customer
+auth: public
+input: {id: {type: string, required: true}}
+steps:
+  - {id: customer, call: crm.getCustomer, with: {id: "${input.id}"}}
+  - {id: orders, call: crm.listOrders, with: {customer: "${steps.customer.erpId}"}}
+  - {id: tickets, call: crm.openTickets, with: {email: "${steps.customer.email}"}}
+output:
+  name: "${steps.customer.fullName}"
+  orders: "${map(steps.orders.rows, ({id: #.ORDER_NO, total: #.AMOUNT}))}"
+  openTickets: "${steps.tickets.open}"
+---
+apiVersion: skybridge/v1
+kind: Flow
+name: cached
+auth: public
+input: {id: {type: string, required: true}}
+cache: {key: "${input.id}", ttl: 1h}
+steps:
+  - {id: customer, call: crm.getCustomer, with: {id: "${input.id}"}}
+  - {id: orders, call: crm.listOrders, with: {customer: "${steps.customer.erpId}"}}
+  - {id: tickets, call: crm.openTickets, with: {email: "${steps.customer.email}"}}
+output:
+  name: "${steps.customer.fullName}"
+  orders: "${map(steps.orders.rows, ({id: #.ORDER_NO, total: #.AMOUNT}))}"
+  openTickets: "${steps.tickets.open}"
+`
+
+// proxyAnswer is what the hand-written proxy and the flow answer.
+type proxyAnswer struct {
+	Name        string           `json:"name"`
+	Orders      []map[string]any `json:"orders"`
+	OpenTickets float64          `json:"openTickets"`
+}
+
+// getJSON GETs url into v.
+func getJSON(c *http.Client, url string, v any) error {
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// chiProxy is the baseline of the 3-call flow: a bare chi handler making
+// the same three calls in the same order and answering the same JSON.
+func chiProxy(up string) http.Handler {
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 2 * time.Second}
+	r := chi.NewRouter()
+	r.Get("/customer", func(w http.ResponseWriter, r *http.Request) {
+		var cust struct{ FullName, Email, ErpID string }
+		var orders struct {
+			Rows []struct {
+				OrderNo string  `json:"ORDER_NO"`
+				Amount  float64 `json:"AMOUNT"`
+			}
+		}
+		var tickets struct{ Open float64 }
+		id := r.URL.Query().Get("id")
+		if err := getJSON(c, up+"/customers/"+id, &cust); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if err := getJSON(c, up+"/orders?customer="+cust.ErpID, &orders); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if err := getJSON(c, up+"/tickets?email="+cust.Email, &tickets); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out := proxyAnswer{Name: cust.FullName, OpenTickets: tickets.Open}
+		for _, o := range orders.Rows {
+			out.Orders = append(out.Orders, map[string]any{"id": o.OrderNo, "total": o.Amount})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	return r
+}
+
+// chiStatic is the baseline of the cached flow: a bare chi handler
+// answering the flow's JSON from memory.
+func chiStatic() http.Handler {
+	body := []byte(`{"name":"Ada Lovelace","openTickets":2,"orders":[{"id":"A-1","total":12.5},{"id":"A-2","total":99}]}` + "\n")
+	r := chi.NewRouter()
+	r.Get("/customer", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+	return r
+}
+
+// BenchmarkFlows: a 3-call flow over the zero-latency REST fake against a
+// bare chi handler proxying the same three calls, and the cached flow
+// against a bare chi handler answering the same JSON, 32 clients each, in
+// one run; scripts/bench.sh prints the ratios. The node runs its defaults
+// (SQLite, in-process cache, audit on) with the rate limits off.
+func BenchmarkFlows(b *testing.B) {
+	up := upstream(b)
+	node := &server.Options{Auth: auth.Config{Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}}}
+	s := testnode.Start(b, testnode.Options{Node: node, Configure: noRateLimits})
+	app := s.CreateApp(b, "bench")
+	key := app.Env(b, "dev").AppKey
+	admin := map[string]string{"Authorization": "Bearer " + s.AdminToken(b)}
+	envPath := "/admin/api/apps/" + app.ID + "/environments/dev"
+	if resp, body := s.Do(b, http.MethodPut, envPath+"/variables", map[string]any{"UPSTREAM": up}, admin); resp.StatusCode != http.StatusOK {
+		b.Fatalf("variables: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := s.Do(b, http.MethodPost, envPath+"/deployments", map[string]any{"files": map[string]string{"flows.yaml": benchBundle}}, admin); resp.StatusCode != http.StatusCreated {
+		b.Fatalf("deploy: %d %s", resp.StatusCode, body)
+	}
+	proxy, static := serve(b, chiProxy(up)), serve(b, chiStatic())
+	get := func(url string, headers map[string]string) func() (*http.Request, error) {
+		return func() (*http.Request, error) {
+			r, err := http.NewRequest(http.MethodGet, url, nil)
+			for k, v := range headers {
+				r.Header.Set(k, v)
+			}
+			return r, err
+		}
+	}
+	keyed := map[string]string{"X-Skybridge-Key": key}
+	b.Run("impl=chi-proxy", func(b *testing.B) { measured(b, get(proxy+"/customer?id=c1", nil), 200) })
+	b.Run("impl=flow", func(b *testing.B) { measured(b, get(s.URL+"/v1/flows/customer?id=c1", keyed), 200) })
+	b.Run("impl=chi-static", func(b *testing.B) { measured(b, get(static+"/customer?id=c1", nil), 200) })
+	b.Run("impl=cached-flow", func(b *testing.B) { measured(b, get(s.URL+"/v1/flows/cached?id=c1", keyed), 200) })
+}
