@@ -153,13 +153,17 @@ func (s *Service) reconfigure(ctx context.Context, appID, env string, change fun
 		if err != nil {
 			return nil, err
 		}
+		live, err := s.lastVersion(ctx, appID, env)
+		if err != nil {
+			return nil, err
+		}
 		if err := change(st); err != nil {
 			return nil, err
 		}
 		st.configRev++
 		var plan Plan
-		if st.live > 0 {
-			if plan, err = s.rebuildLive(ctx, st); err != nil {
+		if live > 0 {
+			if plan, err = s.rebuildLive(ctx, st, live); err != nil {
 				return nil, err
 			}
 		}
@@ -174,7 +178,7 @@ func (s *Service) reconfigure(ctx context.Context, appID, env string, change fun
 			return nil, err
 		}
 		if plan != nil {
-			s.installFor(appID, env, plan, st.live, st.configRev, gen)
+			s.installFor(appID, env, plan, live, st.configRev)
 		}
 		st.gen = gen
 		return st, nil
@@ -182,27 +186,27 @@ func (s *Service) reconfigure(ctx context.Context, appID, env string, change fun
 	return nil, fmt.Errorf("%w: configure %s/%s", ErrConflict, appID, env)
 }
 
-// rebuildLive builds the live version of st under the caller's context,
-// first checking that st has what it needs.
-func (s *Service) rebuildLive(ctx context.Context, st *envState) (Plan, error) {
-	rec, err := s.getRecord(ctx, st.appID, st.env, st.live)
+// rebuildLive builds version live of st's environment under the caller's
+// context, first checking that st has what it needs.
+func (s *Service) rebuildLive(ctx context.Context, st *envState, live int) (Plan, error) {
+	rec, err := s.getRecord(ctx, st.appID, st.env, live)
 	if err != nil {
 		return nil, err
 	}
 	in, err := s.builder.Inspect(rec.files)
 	if err != nil {
-		return nil, fmt.Errorf("inspect live version %d: %w", st.live, err)
+		return nil, fmt.Errorf("inspect live version %d: %w", live, err)
 	}
 	benv, err := s.buildEnv(st)
 	if err != nil {
 		return nil, err
 	}
-	if err := missingRefs(st.appID, st.env, st.live, in, benv.Vars, benv.Secrets); err != nil {
+	if err := missingRefs(st.appID, st.env, live, in, benv.Vars, benv.Secrets); err != nil {
 		return nil, err
 	}
-	plan, err := s.builder.Build(ctx, rec.files, benv, st.live)
+	plan, err := s.builder.Build(ctx, rec.files, benv, live)
 	if err != nil {
-		return nil, buildError(benv, st.live, err)
+		return nil, buildError(benv, live, err)
 	}
 	return plan, nil
 }

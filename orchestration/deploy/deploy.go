@@ -10,11 +10,13 @@
 //
 // Everything lives in the system database (collections listed by Indexes):
 // one document per deployment version, and one per app environment that
-// holds its variables, sealed secrets and the live version. Every change of
-// the live version is a new version (a rollback too: it republishes the
-// files of the version live before), so the live pointer only ever moves
-// forward, and two nodes deploying at once agree on which one is live: the
-// higher version.
+// holds its variables and sealed secrets. Every change of the live version
+// is a new version (a rollback too: it republishes the files of the
+// version live before), so the live version of an environment is simply
+// its highest: storing a version's record (unique by app, environment and
+// number) is the atomic swap in the store, and two nodes deploying at once
+// agree on which one is live without a compare-and-swap (which FerretDB,
+// one of the test stores, does not make atomic).
 package deploy
 
 import (

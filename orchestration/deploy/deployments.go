@@ -15,9 +15,6 @@ import (
 // environment's variables and secrets (*MissingError) and built
 // (*BuildError) before anything is written; on any of these failures
 // nothing goes live. actor is who deploys, for the history.
-//
-// The answer's Live is false when a concurrent deploy of a higher version
-// went live first: the live version only moves forward.
 func (s *Service) Deploy(ctx context.Context, appID, env string, files map[string]string, actor string) (Deployment, error) {
 	return s.publish(ctx, appID, env, files, SourceDeploy, nil, actor)
 }
@@ -40,19 +37,19 @@ func (s *Service) Promote(ctx context.Context, appID, from string, version int, 
 // one replaced. ErrNoDeployment when nothing is live, ErrNoPrevious when
 // the live version had no predecessor.
 func (s *Service) Rollback(ctx context.Context, appID, env, actor string) (Deployment, error) {
-	st, err := s.loadEnv(ctx, appID, env)
+	live, err := s.lastVersion(ctx, appID, env)
 	if err != nil {
 		return Deployment{}, err
 	}
-	if st.live == 0 {
+	if live == 0 {
 		return Deployment{}, fmt.Errorf("%w: environment %q of app %q", ErrNoDeployment, env, appID)
 	}
-	cur, err := s.getRecord(ctx, appID, env, st.live)
+	cur, err := s.getRecord(ctx, appID, env, live)
 	if err != nil {
 		return Deployment{}, err
 	}
 	if cur.d.PreviousLive == 0 {
-		return Deployment{}, fmt.Errorf("%w: version %d was the first live in environment %q", ErrNoPrevious, st.live, env)
+		return Deployment{}, fmt.Errorf("%w: version %d was the first in environment %q", ErrNoPrevious, live, env)
 	}
 	prev, err := s.getRecord(ctx, appID, env, cur.d.PreviousLive)
 	if err != nil {
@@ -61,12 +58,13 @@ func (s *Service) Rollback(ctx context.Context, appID, env, actor string) (Deplo
 	return s.publish(ctx, appID, env, prev.files, SourceRollback, &Origin{Env: env, Version: prev.d.Version}, actor)
 }
 
-// publish stores files as a new version and makes it live. The version
-// number is the highest plus one; two nodes taking the same number collide
-// on the record's _id (and unique index), and the loser takes the next.
-// The plan is built for the number and configuration it will go live
-// with, before the live pointer moves (compare-and-swap on the
-// environment's state); then this node swaps it in at once.
+// publish stores files as a new version, which makes it live: the live
+// version of an environment is its highest. The number is the highest
+// plus one; two nodes taking the same number collide on the record's _id
+// (and unique index), and the loser builds again for the next. Storing the
+// record is the swap in the store, so the plan is built before, for the
+// number and configuration it goes live with; then this node swaps it in
+// at once, and the others within their refresh interval.
 func (s *Service) publish(ctx context.Context, appID, env string, files map[string]string, source string, origin *Origin, actor string) (Deployment, error) {
 	if err := s.checkBundle(files); err != nil {
 		return Deployment{}, err
@@ -79,24 +77,15 @@ func (s *Service) publish(ctx context.Context, appID, env string, files map[stri
 		return Deployment{}, fmt.Errorf("inspect bundle: %w", err)
 	}
 	var (
-		plan      Plan
-		planVer   int
-		planRev   int64
-		rec       *record
-		published bool
+		plan    Plan
+		planVer int
+		planRev int64
 	)
-	closePlan := func() {
+	defer func() {
 		if plan != nil {
 			if err := plan.Close(); err != nil {
 				s.log.WarnContext(ctx, "close an unused plan", "app", appID, "env", env, "err", err)
 			}
-			plan = nil
-		}
-	}
-	defer func() {
-		closePlan()
-		if rec != nil && !published {
-			s.dropRecord(ctx, rec)
 		}
 	}()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -104,24 +93,16 @@ func (s *Service) publish(ctx context.Context, appID, env string, files map[stri
 		if err != nil {
 			return Deployment{}, err
 		}
-		version := 0
-		if rec != nil {
-			version = rec.d.Version
-			if st.live >= version {
-				// A higher version went live first; this one stays in the
-				// history, not live.
-				published = true
-				return rec.d, nil
-			}
-		} else {
-			last, err := s.lastVersion(ctx, appID, env)
-			if err != nil {
-				return Deployment{}, err
-			}
-			version = last + 1
+		last, err := s.lastVersion(ctx, appID, env)
+		if err != nil {
+			return Deployment{}, err
 		}
+		version := last + 1
 		if plan == nil || planVer != version || planRev != st.configRev {
-			closePlan()
+			if plan != nil {
+				_ = plan.Close()
+				plan = nil
+			}
 			benv, err := s.buildEnv(st)
 			if err != nil {
 				return Deployment{}, err
@@ -135,30 +116,14 @@ func (s *Service) publish(ctx context.Context, appID, env string, files map[stri
 			}
 			plan, planVer, planRev = p, version, st.configRev
 		}
-		if rec == nil {
-			r, err := s.newRecord(ctx, st, version, files, in, source, origin, actor)
-			if errors.Is(err, store.ErrDuplicate) {
-				continue // another node took this number
-			}
-			if err != nil {
-				return Deployment{}, err
-			}
-			rec = r
-		} else if rec.d.PreviousLive != st.live {
-			if err := s.rebase(ctx, rec, st.live); err != nil {
-				return Deployment{}, err
-			}
-		}
-		st.live = version
-		gen, err := s.saveEnv(ctx, st)
-		if errors.Is(err, errStale) {
-			continue
+		rec, err := s.newRecord(ctx, appID, env, version, last, files, in, source, origin, actor)
+		if errors.Is(err, store.ErrDuplicate) {
+			continue // another node took this number
 		}
 		if err != nil {
 			return Deployment{}, err
 		}
-		published = true
-		s.installFor(appID, env, plan, version, st.configRev, gen)
+		s.installFor(appID, env, plan, version, st.configRev)
 		plan = nil
 		rec.d.Live = true
 		return rec.d, nil
@@ -168,34 +133,20 @@ func (s *Service) publish(ctx context.Context, appID, env string, files map[stri
 
 // newRecord inserts the record of a new version, its changes summarised
 // against the version live in st.
-func (s *Service) newRecord(ctx context.Context, st *envState, version int, files map[string]string, in *Inspection, source string, origin *Origin, actor string) (*record, error) {
-	r := &record{appID: st.appID, env: st.env, files: files, d: Deployment{
+func (s *Service) newRecord(ctx context.Context, appID, env string, version, previous int, files map[string]string, in *Inspection, source string, origin *Origin, actor string) (*record, error) {
+	r := &record{appID: appID, env: env, files: files, d: Deployment{
 		Version: version, Actor: actor, CreatedAt: s.now(), Source: source, Origin: origin,
-		PreviousLive: st.live, Documents: sortedDocuments(in.Documents),
+		PreviousLive: previous, Documents: sortedDocuments(in.Documents),
 	}}
 	if err := s.summarise(ctx, r); err != nil {
 		return nil, err
 	}
 	out, err := s.sys.Collection(collDeployments).Insert(ctx, r.doc())
 	if err != nil {
-		return nil, fmt.Errorf("store version %d of %s/%s: %w", version, st.appID, st.env, err)
+		return nil, fmt.Errorf("store version %d of %s/%s: %w", version, appID, env, err)
 	}
 	r.docVersion = store.DocVersion(out)
 	return r, nil
-}
-
-// rebase points a stored, not yet live record at another predecessor.
-func (s *Service) rebase(ctx context.Context, r *record, live int) error {
-	r.d.PreviousLive = live
-	if err := s.summarise(ctx, r); err != nil {
-		return err
-	}
-	out, err := s.sys.Collection(collDeployments).Replace(ctx, recordID(r.appID, r.env, r.d.Version), r.docVersion, r.doc())
-	if err != nil {
-		return fmt.Errorf("update version %d of %s/%s: %w", r.d.Version, r.appID, r.env, err)
-	}
-	r.docVersion = store.DocVersion(out)
-	return nil
 }
 
 // summarise fills r's changes against its PreviousLive.
@@ -210,15 +161,6 @@ func (s *Service) summarise(ctx context.Context, r *record) error {
 	}
 	r.d.Changes = changesBetween(before, r.d.Documents)
 	return nil
-}
-
-// dropRecord removes the record of a version that failed before going
-// live (its build failed after a configuration change), best effort.
-func (s *Service) dropRecord(ctx context.Context, r *record) {
-	err := s.sys.Collection(collDeployments).Delete(context.WithoutCancel(ctx), recordID(r.appID, r.env, r.d.Version), 0)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.WarnContext(ctx, "remove a version that did not go live", "app", r.appID, "env", r.env, "version", r.d.Version, "err", err)
-	}
 }
 
 // changesBetween compares two versions' documents by Kind and Name.

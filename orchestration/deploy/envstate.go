@@ -17,14 +17,13 @@ import (
 const maxAttempts = 32
 
 // envState is the document of one app environment in collEnvs, _id
-// appID/env: the live version, the variables, the sealed secrets, and
-// configRev, which every variable or secret change increments so that
-// nodes know to rebuild. Each write bumps the document's _v, which orders
-// the states (gen): later writes have higher gens.
+// appID/env: the variables, the sealed secrets, and configRev, which every
+// variable or secret change increments so that nodes know to rebuild. The
+// live version is not kept here: it is the environment's highest
+// deployment version (see lastVersion), which needs no compare-and-swap.
 type envState struct {
 	appID, env string
 	gen        int64 // the document's _v; 0 when it does not exist yet
-	live       int
 	configRev  int64
 	vars       map[string]any
 	secrets    map[string]sealedSecret
@@ -58,7 +57,6 @@ func (st *envState) doc() (store.Doc, error) {
 		store.FieldID: envKey(st.appID, st.env),
 		"appId":       st.appID,
 		"env":         st.env,
-		"live":        int64(st.live),
 		"configRev":   st.configRev,
 		// Variables are kept as JSON text: their values may hold keys
 		// (with '.' or '$') that store field names may not.
@@ -70,8 +68,6 @@ func (st *envState) doc() (store.Doc, error) {
 
 func envStateFromDoc(appID, env string, d store.Doc) (*envState, error) {
 	st := &envState{appID: appID, env: env, gen: store.DocVersion(d), secrets: map[string]sealedSecret{}}
-	live, _ := store.Int64(d["live"])
-	st.live = int(live)
 	st.configRev, _ = store.Int64(d["configRev"])
 	var err error
 	if st.vars, err = decodeVariables([]byte(str(d, "variables"))); err != nil {

@@ -19,7 +19,6 @@ type livePlan struct {
 	plan      Plan
 	version   int
 	configRev int64
-	gen       int64 // the environment state it was built from
 	log       *slog.Logger
 
 	mu      sync.Mutex
@@ -196,43 +195,36 @@ func (s *Service) refresh(ctx context.Context, sl *slot, wait bool) error {
 		s.log.WarnContext(ctx, "refresh: read the live version", "app", sl.appID, "env", sl.env, "err", err)
 		return err
 	}
-	cur := sl.cur.Load()
-	if st.live == 0 || cur != nil && cur.version == st.live && cur.configRev == st.configRev {
-		return nil
-	}
-	plan, err := s.buildLive(ctx, st)
+	live, err := s.lastVersion(ctx, sl.appID, sl.env)
 	if err != nil {
-		s.log.WarnContext(ctx, "refresh: build of the live version failed; the current plan keeps serving",
-			"app", sl.appID, "env", sl.env, "version", st.live, "err", err)
+		s.log.WarnContext(ctx, "refresh: read the live version", "app", sl.appID, "env", sl.env, "err", err)
 		return err
 	}
-	s.install(sl, plan, st.live, st.configRev, st.gen)
+	cur := sl.cur.Load()
+	if live == 0 || cur != nil && cur.version == live && cur.configRev == st.configRev {
+		return nil
+	}
+	plan, err := s.buildLive(ctx, st, live)
+	if err != nil {
+		s.log.WarnContext(ctx, "refresh: build of the live version failed; the current plan keeps serving",
+			"app", sl.appID, "env", sl.env, "version", live, "err", err)
+		return err
+	}
+	s.install(sl, plan, live, st.configRev)
 	return nil
 }
 
-// buildLive builds the live version of state st, under its own deadline:
-// the request that triggered a refresh may end before the build.
-func (s *Service) buildLive(ctx context.Context, st *envState) (Plan, error) {
-	rec, err := s.getRecord(ctx, st.appID, st.env, st.live)
-	if err != nil {
-		return nil, err
-	}
-	env, err := s.buildEnv(st)
-	if err != nil {
-		return nil, err
-	}
+// buildLive builds version live of st's environment under its own
+// deadline: the request that triggered a refresh may end before the build.
+func (s *Service) buildLive(ctx context.Context, st *envState, live int) (Plan, error) {
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.BuildTimeout)
 	defer cancel()
-	plan, err := s.builder.Build(bctx, rec.files, env, st.live)
-	if err != nil {
-		return nil, buildError(env, st.live, err)
-	}
-	return plan, nil
+	return s.rebuildLive(bctx, st, live)
 }
 
 // installFor is install on the slot of an app environment; a closed
 // Service closes the plan instead.
-func (s *Service) installFor(appID, env string, plan Plan, version int, configRev, gen int64) {
+func (s *Service) installFor(appID, env string, plan Plan, version int, configRev int64) {
 	sl, err := s.slotFor(appID, env)
 	if err != nil {
 		if cerr := plan.Close(); cerr != nil {
@@ -240,20 +232,23 @@ func (s *Service) installFor(appID, env string, plan Plan, version int, configRe
 		}
 		return
 	}
-	s.install(sl, plan, version, configRev, gen)
+	s.install(sl, plan, version, configRev)
 }
 
 // install swaps plan in as the slot's live plan unless the slot already
-// holds one built from a state as new (gen), in which case plan is closed.
-// The replaced plan is retired.
-func (s *Service) install(sl *slot, plan Plan, version int, configRev, gen int64) {
-	lp := &livePlan{plan: plan, version: version, configRev: configRev, gen: gen,
+// holds one as new, in which case plan is closed. Versions and
+// configuration revisions only grow in the store, so (version, configRev)
+// orders plans; a plan that is newer in one and older in the other is
+// corrected by the next refresh, which compares both with the store. The
+// replaced plan is retired.
+func (s *Service) install(sl *slot, plan Plan, version int, configRev int64) {
+	lp := &livePlan{plan: plan, version: version, configRev: configRev,
 		log: s.log.With("app", sl.appID, "env", sl.env)}
 	sl.mu.Lock()
 	old := sl.cur.Load()
 	// A Service closed meanwhile swaps its slots empty under sl.mu after
 	// setting closed: checking here, under sl.mu, leaves no plan behind.
-	if s.closed.Load() || old != nil && old.gen >= gen {
+	if s.closed.Load() || old != nil && !newer(version, configRev, old) {
 		sl.mu.Unlock()
 		lp.closed = true
 		_ = lp.close()
@@ -265,4 +260,8 @@ func (s *Service) install(sl *slot, plan Plan, version int, configRev, gen int64
 	if old != nil {
 		_ = old.retire() // logged by close
 	}
+}
+
+func newer(version int, configRev int64, than *livePlan) bool {
+	return version > than.version || version == than.version && configRev > than.configRev
 }

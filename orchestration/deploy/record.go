@@ -22,10 +22,11 @@ type Deployment struct {
 	// Origin is, for a promote, the environment and version the files came
 	// from; for a rollback, this environment and the version restored.
 	Origin *Origin
-	// Live reports whether this version is the environment's live one.
+	// Live reports whether this version is the environment's live one:
+	// its highest.
 	Live bool
 	// PreviousLive is the version that was live when this one went live
-	// (0: none); a rollback restores it.
+	// (0: none), the one before it; a rollback restores it.
 	PreviousLive int
 	// Changes compares the documents with those of PreviousLive.
 	Changes Changes
@@ -166,7 +167,8 @@ func envFilter(appID, env string) store.Filter {
 	}}
 }
 
-// lastVersion is the highest version of an environment, 0 when none.
+// lastVersion is the highest version of an environment, which is its live
+// one; 0 when none.
 func (s *Service) lastVersion(ctx context.Context, appID, env string) (int, error) {
 	page, err := s.sys.Collection(collDeployments).Find(ctx, store.Query{
 		Filter: envFilter(appID, env), Sort: []store.SortKey{{Path: "version", Desc: true}}, Limit: 1,
@@ -192,7 +194,7 @@ type HistoryPage struct {
 // page (0: store.DefaultLimit), continuing from cursor ("" for the first
 // page). A malformed cursor matches store.ErrInvalid.
 func (s *Service) History(ctx context.Context, appID, env string, limit int, cursor string) (HistoryPage, error) {
-	st, err := s.loadEnv(ctx, appID, env)
+	live, err := s.lastVersion(ctx, appID, env)
 	if err != nil {
 		return HistoryPage{}, err
 	}
@@ -208,7 +210,7 @@ func (s *Service) History(ctx context.Context, appID, env string, limit int, cur
 		if err != nil {
 			return HistoryPage{}, err
 		}
-		r.d.Live = r.d.Version == st.live
+		r.d.Live = r.d.Version == live
 		out.Items = append(out.Items, r.d)
 	}
 	return out, nil
