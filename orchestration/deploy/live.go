@@ -187,9 +187,11 @@ func (s *Service) refresh(ctx context.Context, sl *slot, wait bool) error {
 	if !s.stale(sl) {
 		return nil // refreshed while this one queued
 	}
-	// Marked before the read: after a failure too, the next try waits an
+	// Marked when done (before the semaphore is given back), so that
+	// first Acquires arriving meanwhile queue for the plan rather than
+	// finding none; after a failure too, so that the next try waits an
 	// interval rather than hammering the store on every request.
-	sl.checked.Store(s.cfg.Now().UnixNano())
+	defer func() { sl.checked.Store(s.cfg.Now().UnixNano()) }()
 	st, err := s.loadEnv(ctx, sl.appID, sl.env)
 	if err != nil {
 		s.log.WarnContext(ctx, "refresh: read the live version", "app", sl.appID, "env", sl.env, "err", err)
