@@ -26,6 +26,7 @@ import (
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/events"
 	"github.com/skybridgehq/skybridge/objectstore"
+	"github.com/skybridgehq/skybridge/orchestration/deploy"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	skysync "github.com/skybridgehq/skybridge/sync"
@@ -80,6 +81,10 @@ type Deps struct {
 	// in-process ratelimit.Memory (per node); a ratelimit.Redis shares
 	// them between nodes.
 	RateLimiter RateLimiter
+	// Deployments, when set, serves the flow environments of the admin
+	// API: variables, secrets, deployments, promote and rollback
+	// (deployments.go).
+	Deployments *deploy.Service
 	// Cache, when set, caches object GETs of the collections that opt in
 	// (their "cache": {"ttl"}) and serves the admin cache purge and stats
 	// routes. Writes invalidate through ObjectCacheInvalidator, which the
