@@ -28,6 +28,7 @@ import (
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/migrations"
 	"github.com/skybridgehq/skybridge/objectstore"
+	"github.com/skybridgehq/skybridge/orchestration/deploy"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	"github.com/skybridgehq/skybridge/store/mongo"
@@ -54,7 +55,10 @@ type Node struct {
 	// Events carries object changes to realtime subscribers, across nodes
 	// through Redis when SKYBRIDGE_REDIS_URL is set.
 	Events *events.Bus
-	API    *api.API
+	// Deployments stores flow bundles per environment and keeps their
+	// live plans; nil when Options.FlowBuilder is not set.
+	Deployments *deploy.Service
+	API         *api.API
 
 	// limiterRedis is the Redis client of the shared rate limits; nil
 	// when they live in process.
@@ -82,6 +86,10 @@ type Options struct {
 	// benchmarks use it, to measure what auditing costs; no configuration
 	// key reaches it.
 	DisableAudit bool
+	// FlowBuilder compiles flow bundles (the orchestration engine). When
+	// set, the node serves the flow environments of the admin API
+	// (variables, secrets, deployments); when nil, it does not.
+	FlowBuilder deploy.Builder
 }
 
 // Open connects the store and cache, runs the migrations, creates the first
@@ -175,16 +183,20 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		n.Events.Publish(ctx, ch)
 	}})
 	n.Sync = skysync.NewService(n.Objects, n.Store, skysync.Config{})
+	if opts.FlowBuilder != nil {
+		n.Deployments = deploy.NewService(sys, n.Keys, opts.FlowBuilder, deploy.Config{Logger: log})
+	}
 	n.API, err = api.New(api.Deps{
-		Objects:  n.Objects,
-		Sync:     n.Sync,
-		Events:   n.Events,
-		Auth:     n.Auth,
-		Audit:    n.Audit, // nil when disabled
-		Registry: reg,
-		Store:    n.Store,
-		Logger:   log,
-		Version:  Version,
+		Deployments: n.Deployments,
+		Objects:     n.Objects,
+		Sync:        n.Sync,
+		Events:      n.Events,
+		Auth:        n.Auth,
+		Audit:       n.Audit, // nil when disabled
+		Registry:    reg,
+		Store:       n.Store,
+		Logger:      log,
+		Version:     Version,
 		// With Redis the rate limit budgets are shared by every node; when
 		// Redis fails, requests pass unlimited (see api's rateLimit).
 		RateLimiter: limiter,
@@ -365,6 +377,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) closeClients() {
+	if n.Deployments != nil {
+		// After the HTTP drain: plans still leased close on release.
+		if err := n.Deployments.Close(); err != nil {
+			n.log.Warn("close live flow plans", "err", err)
+		}
+	}
 	if n.Events != nil {
 		// Ends the realtime connections (hijacked: the HTTP drain does
 		// not wait for them) and sends what is still queued for Redis.
