@@ -187,20 +187,20 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		n.Deployments = deploy.NewService(sys, n.Keys, opts.FlowBuilder, deploy.Config{Logger: log})
 	}
 	n.API, err = api.New(api.Deps{
-		Deployments: n.Deployments,
-		Objects:     n.Objects,
-		Sync:        n.Sync,
-		Events:      n.Events,
-		Auth:        n.Auth,
-		Audit:       n.Audit, // nil when disabled
-		Registry:    reg,
-		Store:       n.Store,
-		Logger:      log,
-		Version:     Version,
+		Objects:  n.Objects,
+		Sync:     n.Sync,
+		Events:   n.Events,
+		Auth:     n.Auth,
+		Audit:    n.Audit, // nil when disabled
+		Registry: reg,
+		Store:    n.Store,
+		Logger:   log,
+		Version:  Version,
 		// With Redis the rate limit budgets are shared by every node; when
 		// Redis fails, requests pass unlimited (see api's rateLimit).
 		RateLimiter: limiter,
 		Cache:       n.Cache,
+		Deployments: n.Deployments, // nil without a flow builder
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
