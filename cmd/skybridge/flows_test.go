@@ -119,7 +119,7 @@ func TestFlowsCommands(t *testing.T) {
 		code    int
 	}{
 		{nil, append(append([]string{"list"}, base...), "--env", "dev"), 2}, // no token
-		{withDev, []string{"list", "--app", app.ID, "--env", "dev"}, 2},      // no url
+		{withDev, []string{"list", "--app", app.ID, "--env", "dev"}, 2},     // no url
 		{withDev, []string{"explode"}, 2},
 		{withDev, nil, 2},
 		{withDev, append(append([]string{"deploy"}, base...), "--env", "dev"), 2}, // no dir
