@@ -47,6 +47,10 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		if a.deps.Cache != nil {
 			a.bindCacheAdmin(g, spec)
 		}
+		if a.deps.Deployments != nil {
+			a.bindDeployments(g, spec)
+			a.bindFlowsAdmin(g, spec)
+		}
 	})
 	describeAdmin(spec)
 	return adm

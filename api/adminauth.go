@@ -29,6 +29,16 @@ const (
 	// deployTokensRoute and everything under it manage deploy tokens,
 	// which a deploy token never may.
 	deployTokensRoute = adminEnvRoute + "/deploy-tokens"
+	// deployPromoteRoute promotes a version of one environment into
+	// another (the body's "to"): a deploy token may call it on any
+	// environment of its app, and the handler requires the target to be
+	// the token's own.
+	deployPromoteRoute = adminEnvRoute + "/deployments/{version}/promote"
+	// flowVariablesRoute and flowSecretsRoute (and below) configure the
+	// environment's flows: a deploy token may read them (secret names
+	// only), never change them.
+	flowVariablesRoute = adminEnvRoute + "/variables"
+	flowSecretsRoute   = adminEnvRoute + "/secrets"
 	// envAuditRoute and everything under it govern the environment's
 	// audit trail (retention), which the actors it records must not.
 	envAuditRoute = adminEnvRoute + "/audit"
@@ -145,8 +155,10 @@ func adminRoleAllows(role, method, pattern string) error {
 // deployTokenAllows is the policy of deploy tokens: a token may use the
 // routes of its own app environment (under adminEnvRoute, with matching
 // {id} and {env}), except deploy token management and the environment's
-// audit settings, and read its app (GET adminAppRoute); nothing else. id
-// and env are the request's unescaped URL parameters.
+// audit settings, and changes of flow variables and secrets; promote any
+// version of its app (deployPromoteRoute: the handler checks the target);
+// and read its app (GET adminAppRoute); nothing else. id and env are the
+// request's unescaped URL parameters.
 func deployTokenAllows(t auth.DeployToken, method, pattern, id, env string) error {
 	ownEnv := id == t.App && env == t.Env
 	switch {
@@ -156,6 +168,10 @@ func deployTokenAllows(t auth.DeployToken, method, pattern, id, env string) erro
 		return fmt.Errorf("%w: a deploy token cannot manage deploy tokens", ErrForbidden)
 	case under(pattern, envAuditRoute):
 		return fmt.Errorf("%w: a deploy token cannot change the audit trail's settings", ErrForbidden)
+	case (under(pattern, flowVariablesRoute) || under(pattern, flowSecretsRoute)) && !readOnly(method):
+		return fmt.Errorf("%w: a deploy token cannot change variables or secrets; an admin does", ErrForbidden)
+	case pattern == deployPromoteRoute && id == t.App:
+		return nil // promoteDeployment checks that the target is the token's
 	case pattern == adminEnvRoute && readOnly(method) && ownEnv:
 		return nil
 	case strings.HasPrefix(pattern, adminEnvRoute+"/") && ownEnv:

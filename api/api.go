@@ -26,6 +26,7 @@ import (
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/events"
 	"github.com/skybridgehq/skybridge/objectstore"
+	"github.com/skybridgehq/skybridge/orchestration/deploy"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	skysync "github.com/skybridgehq/skybridge/sync"
@@ -80,6 +81,12 @@ type Deps struct {
 	// in-process ratelimit.Memory (per node); a ratelimit.Redis shares
 	// them between nodes.
 	RateLimiter RateLimiter
+	// Deployments, when set, serves the flows of the live deployments at
+	// /v1/flows/{name} and the flow environments of the admin API:
+	// variables, secrets, deployments, promote, rollback and flow test
+	// runs (deployments.go, flows.go). Its plans must be
+	// *orchestration.Plan.
+	Deployments *deploy.Service
 	// Cache, when set, caches object GETs of the collections that opt in
 	// (their "cache": {"ttl"}) and serves the admin cache purge and stats
 	// routes. Writes invalidate through ObjectCacheInvalidator, which the
@@ -285,6 +292,9 @@ func (a *API) v1Router(spec *apiSpec) chi.Router {
 			if a.deps.Sync != nil {
 				a.bindSync(keyed, spec)
 			}
+		}
+		if a.deps.Deployments != nil {
+			a.bindFlows(keyed, spec)
 		}
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.

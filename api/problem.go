@@ -14,6 +14,7 @@ import (
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/mail"
 	"github.com/skybridgehq/skybridge/objectstore"
+	"github.com/skybridgehq/skybridge/orchestration/deploy"
 	"github.com/skybridgehq/skybridge/store"
 	skysync "github.com/skybridgehq/skybridge/sync"
 )
@@ -152,6 +153,18 @@ var problemKinds = []struct {
 
 	{skysync.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
 	{skysync.ErrCheckpointExpired, problemKind{http.StatusGone, "checkpoint-expired", "Checkpoint Expired: Resync From Scratch"}},
+
+	{ErrFlowNotFound, problemKind{http.StatusNotFound, "flow-not-found", "Flow Not Found"}},
+	{deploy.ErrNoDeployment, problemKind{http.StatusConflict, "no-deployment", "Nothing Deployed"}},
+	{deploy.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
+	{deploy.ErrTooLarge, problemKind{http.StatusRequestEntityTooLarge, "bundle-too-large", "Too Large"}},
+	{deploy.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+	{deploy.ErrInvalidBundle, problemKind{http.StatusBadRequest, "invalid-bundle", "Invalid Bundle"}},
+	{deploy.ErrMissingConfig, problemKind{http.StatusBadRequest, "missing-configuration", "Missing Variables or Secrets"}},
+	{deploy.ErrBuild, problemKind{http.StatusBadRequest, "build-failed", "Build Failed"}},
+	{deploy.ErrNoPrevious, problemKind{http.StatusConflict, "no-previous-version", "No Previous Version"}},
+	{deploy.ErrConflict, problemKind{http.StatusConflict, "conflict", "Conflict"}},
+	{deploy.ErrClosed, problemKind{http.StatusServiceUnavailable, "unavailable", "Service Unavailable"}},
 
 	{store.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
 	{store.ErrDuplicate, problemKind{http.StatusConflict, "duplicate", "Duplicate"}},

@@ -18,6 +18,8 @@ import (
 	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/objectstore"
+	"github.com/skybridgehq/skybridge/orchestration/deploy"
+	"github.com/skybridgehq/skybridge/orchestration/deploy/deploytest"
 	"github.com/skybridgehq/skybridge/store"
 )
 
@@ -37,6 +39,9 @@ type testEnv struct {
 	store store.Provider
 	reg   *prometheus.Registry
 	log   *logBuffer
+	// deployments serves the flow environments, building with flows.
+	deployments *deploy.Service
+	flows       *deploytest.Builder
 }
 
 // envOptions adjust a testEnv.
@@ -60,6 +65,9 @@ func newTestEnv(t testing.TB, opts envOptions) *testEnv {
 	if err := store.EnsureIndexes(ctx, sys, auth.SystemIndexes()); err != nil {
 		t.Fatal(err)
 	}
+	if err := store.EnsureIndexes(ctx, sys, deploy.Indexes()); err != nil {
+		t.Fatal(err)
+	}
 	kr, _, err := keyring.Generate()
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +86,10 @@ func newTestEnv(t testing.TB, opts envOptions) *testEnv {
 	}
 	reg := prometheus.NewRegistry()
 	objs := objectstore.NewService(p, objectstore.Config{Logger: log})
-	a, err := New(Deps{Auth: svc, Store: p, Objects: objs, Sync: skysync.NewService(objs, p, skysync.Config{}), Checks: checks, Logger: log, Registry: reg, Version: "test", Cache: cache.NewMemory(cache.MemoryConfig{})}, opts.cfg)
+	flows := &deploytest.Builder{}
+	deployments := deploy.NewService(sys, kr, flows, deploy.Config{Logger: log})
+	t.Cleanup(func() { _ = deployments.Close() })
+	a, err := New(Deps{Auth: svc, Store: p, Objects: objs, Deployments: deployments, Sync: skysync.NewService(objs, p, skysync.Config{}), Checks: checks, Logger: log, Registry: reg, Version: "test", Cache: cache.NewMemory(cache.MemoryConfig{})}, opts.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +98,7 @@ func newTestEnv(t testing.TB, opts envOptions) *testEnv {
 	}
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, api: a, srv: srv, auth: svc, store: p, reg: reg, log: buf}
+	return &testEnv{t: t, api: a, srv: srv, auth: svc, store: p, reg: reg, log: buf, deployments: deployments, flows: flows}
 }
 
 // request is one HTTP call of a test.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/orchestration/deploy"
 	"github.com/skybridgehq/skybridge/store"
 )
 
@@ -75,6 +76,13 @@ func System() []Migration {
 				}
 				_, err := audit.ConvertRecords(ctx, db)
 				return err
+			},
+		},
+		{
+			ID:          "0005-flow-deployments",
+			Description: "unique version index of flow deployments",
+			Up: func(ctx context.Context, db store.DB) error {
+				return store.EnsureIndexes(ctx, db, deploy.Indexes())
 			},
 		},
 	}

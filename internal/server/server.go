@@ -28,6 +28,7 @@ import (
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/migrations"
 	"github.com/skybridgehq/skybridge/objectstore"
+	"github.com/skybridgehq/skybridge/orchestration/deploy"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	"github.com/skybridgehq/skybridge/store/mongo"
@@ -54,7 +55,10 @@ type Node struct {
 	// Events carries object changes to realtime subscribers, across nodes
 	// through Redis when SKYBRIDGE_REDIS_URL is set.
 	Events *events.Bus
-	API    *api.API
+	// Deployments stores flow bundles per environment and keeps their
+	// live plans.
+	Deployments *deploy.Service
+	API         *api.API
 
 	// limiterRedis is the Redis client of the shared rate limits; nil
 	// when they live in process.
@@ -62,6 +66,9 @@ type Node struct {
 	// eventsRedis is the Redis client of the events fan-out (pub/sub
 	// holds a connection of its own); nil without Redis.
 	eventsRedis redis.UniversalClient
+	// flowLoader caches the answers of flows that declare a cache; nil
+	// with Options.FlowBuilder.
+	flowLoader *cache.Loader
 	// cacheRedis carries the two-level cache's invalidations (pub/sub);
 	// nil unless SKYBRIDGE_CACHE_NEAR_TTL is set.
 	cacheRedis redis.UniversalClient
@@ -82,6 +89,10 @@ type Options struct {
 	// benchmarks use it, to measure what auditing costs; no configuration
 	// key reaches it.
 	DisableAudit bool
+	// FlowBuilder compiles flow bundles. Default: the orchestration
+	// engine with every connector type and the node's cache; tests of the
+	// deployments alone pass a builder of their own.
+	FlowBuilder deploy.Builder
 }
 
 // Open connects the store and cache, runs the migrations, creates the first
@@ -175,6 +186,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		n.Events.Publish(ctx, ch)
 	}})
 	n.Sync = skysync.NewService(n.Objects, n.Store, skysync.Config{TombstoneRetention: cfg.SyncTombstoneRetention, ClockSkew: cfg.SyncClockSkew})
+	builder := opts.FlowBuilder
+	if builder == nil {
+		n.flowLoader = cache.NewLoader(n.Cache, cache.LoaderConfig{Logger: log})
+		builder = &flowBuilder{engine: NewFlowEngine(log, reg), loader: n.flowLoader}
+	}
+	n.Deployments = deploy.NewService(sys, n.Keys, builder, deploy.Config{Logger: log})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
 		Sync:     n.Sync,
@@ -189,6 +206,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		// Redis fails, requests pass unlimited (see api's rateLimit).
 		RateLimiter: limiter,
 		Cache:       n.Cache,
+		Deployments: n.Deployments, // nil without a flow builder
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
@@ -366,6 +384,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) closeClients() {
+	if n.Deployments != nil {
+		// After the HTTP drain: plans still leased close on release.
+		if err := n.Deployments.Close(); err != nil {
+			n.log.Warn("close live flow plans", "err", err)
+		}
+	}
+	if n.flowLoader != nil {
+		n.flowLoader.Close() // waits for background revalidations
+	}
 	if n.Events != nil {
 		// Ends the realtime connections (hijacked: the HTTP drain does
 		// not wait for them) and sends what is still queued for Redis.

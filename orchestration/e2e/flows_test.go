@@ -81,8 +81,8 @@ kind: Flow
 name: greeting
 auth: public
 input: {name: {type: string, required: true}}
-steps: []
-output: "hello ${input.name}"
+steps:
+  - transform: "hello ${input.name}"
 ---
 apiVersion: skybridge/v1
 kind: Flow
@@ -92,7 +92,7 @@ steps:
   - parallel:
       - {id: left, call: sys.barrier, with: {side: left}}
       - {id: right, call: sys.barrier, with: {side: right}}
-output: ["${steps.left.side}", "${steps.right.side}"]
+output: {sides: ["${steps.left.side}", "${steps.right.side}"]}
 ---
 apiVersion: skybridge/v1
 kind: Flow
@@ -273,7 +273,7 @@ func TestEveryStepKindOverHTTP(t *testing.T) {
 func TestParallelBranchesRunConcurrently(t *testing.T) {
 	e, _ := deployed(t)
 	st, out, _ := e.flow("dev", "meet", "", nil)
-	if st != 200 {
+	if st != 200 || !reflect.DeepEqual(out["sides"], []any{"left", "right"}) {
 		t.Fatalf("meet: %d %v", st, out)
 	}
 }
