@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,24 +18,29 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/skybridgehq/skybridge/internal/server"
+	"github.com/skybridgehq/skybridge/orchestration"
 )
 
 // `skybridge flows` drives deployments from CI pipelines over the admin
-// API, with a deploy token (--token or SKYBRIDGE_DEPLOY_TOKEN). The
-// subcommand `flows validate DIR`, which needs the orchestration engine,
-// is added beside these by the engine's wiring.
+// API, with a deploy token (--token or SKYBRIDGE_DEPLOY_TOKEN);
+// `flows validate DIR` checks a bundle locally, without a server.
 
 // errFlowsFailed makes a flows subcommand exit 1 after it printed why.
 var errFlowsFailed = errors.New("refused")
 
 // flowsUsage lists the subcommands.
-const flowsUsage = "flows deploy|promote|rollback|list --url URL --token TOKEN --app APP --env ENV ..."
+const flowsUsage = "flows validate DIR | flows deploy|promote|rollback|list --url URL --token TOKEN --app APP --env ENV ..."
 
 func cmdFlows(ctx context.Context, env cmdEnv, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: %s", errUsage, flowsUsage)
 	}
 	sub, rest := args[0], args[1:]
+	if sub == "validate" {
+		return validateFlows(env, rest)
+	}
 	fs := flag.NewFlagSet("flows "+sub, flag.ContinueOnError)
 	fs.SetOutput(env.stdout)
 	c := flowsClient{http: &http.Client{Timeout: 2 * time.Minute}, stdout: env.stdout, stderr: env.stderr}
@@ -350,4 +356,41 @@ func withField(field, msg string) string {
 		return msg
 	}
 	return field + ": " + msg
+}
+
+// validateFlows serves `skybridge flows validate DIR`: the bundle under
+// DIR is loaded and checked as a deployment would check it (references,
+// expressions, connector settings), without an environment; each problem
+// is printed as file:line:column: field: message, and the exit is 1.
+func validateFlows(env cmdEnv, args []string) error {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("%w: flows validate DIR", errUsage)
+	}
+	files, err := readBundle(args[0])
+	if err != nil {
+		return err
+	}
+	bundle, err := server.NewFlowEngine(slog.New(slog.DiscardHandler), nil).Load(files)
+	var ve *orchestration.ValidationError
+	if errors.As(err, &ve) {
+		for _, e := range ve.Errors {
+			fmt.Fprintf(env.stderr, "%s:%d:%d: %s\n", e.File, e.Line, max(e.Column, 1), withField(e.Field, e.Message))
+		}
+		return fmt.Errorf("%w: %d problems in %s", errFlowsFailed, len(ve.Errors), args[0])
+	}
+	if err != nil {
+		return err
+	}
+	flows, connectors := 0, 0
+	for _, d := range bundle.Documents() {
+		switch d.Kind {
+		case orchestration.KindFlow:
+			flows++
+		case orchestration.KindConnector:
+			connectors++
+		}
+	}
+	fmt.Fprintf(env.stdout, "%s: %d files, %d flows, %d connectors; needs variables [%s] and secrets [%s]\n",
+		args[0], len(files), flows, connectors, strings.Join(bundle.EnvRefs(), " "), strings.Join(bundle.SecretRefs(), " "))
+	return nil
 }

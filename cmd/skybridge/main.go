@@ -42,7 +42,7 @@ func commands() []command {
 		{"serve", "run the server (HTTP API; embedded store, cache and broker by default)", cmdServe},
 		{"migrate", "apply pending store migrations and exit", cmdMigrate},
 		{"admin", "manage admins: admin create --email E --password P", cmdAdmin},
-		{"flows", "deploy flow bundles with a deploy token: flows deploy|promote|rollback|list --url URL --app APP --env ENV", cmdFlows},
+		{"flows", "check a flow bundle (flows validate DIR) or deploy one with a deploy token: flows deploy|promote|rollback|list --url URL --app APP --env ENV", cmdFlows},
 		{"audit", "check the audit trail: audit verify [--app ID] (exits 1 on a broken chain)", cmdAudit},
 		{"version", "print the version", func(_ context.Context, e cmdEnv, _ []string) error {
 			fmt.Fprintln(e.stdout, "skybridge", server.Version)
