@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,9 +55,7 @@ func (a *API) appKey(next http.Handler) http.Handler {
 			a.fail(w, r, fmt.Errorf("open the database of %s/%s: %w", env.AppID, env.Name, err))
 			return
 		}
-		ctx = context.WithValue(ctx, environmentKey{}, env)
-		ctx = context.WithValue(ctx, dbKey{}, db)
-		ctx = context.WithValue(ctx, serverCallKey{}, server)
+		ctx = withKeyedCall(ctx, &keyedCall{env: env, db: db, server: server})
 		noteEnvironment(ctx, env, server)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

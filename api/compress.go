@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"compress/gzip"
 	"fmt"
-	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -122,7 +121,8 @@ func (cw *compressWriter) decide(big bool) error {
 	if cw.status == 0 {
 		cw.status = http.StatusOK
 	}
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	mt, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
 	compressible := compressibleTypes[mt] && h.Get("Content-Encoding") == "" &&
 		cw.status != http.StatusNoContent && cw.status != http.StatusNotModified
 	if compressible {

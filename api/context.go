@@ -12,11 +12,9 @@ import (
 // Context keys. Each is its own type, so no other package can collide with
 // them.
 type (
-	requestKey     struct{}
-	environmentKey struct{}
-	dbKey          struct{}
-	serverCallKey  struct{}
-	adminKey       struct{}
+	requestKey struct{}
+	keyedKey   struct{}
+	adminKey   struct{}
 )
 
 // RequestIDFrom returns the id the RequestID middleware gave the request,
@@ -51,23 +49,42 @@ func requestStateFrom(ctx context.Context) *requestState {
 // EnvironmentFrom returns the app environment whose key the request
 // presented; ok is false outside the /v1 key middleware.
 func EnvironmentFrom(ctx context.Context) (auth.Environment, bool) {
-	env, ok := ctx.Value(environmentKey{}).(auth.Environment)
-	return env, ok
+	k, ok := ctx.Value(keyedKey{}).(*keyedCall)
+	if !ok {
+		return auth.Environment{}, false
+	}
+	return k.env, true
+}
+
+// keyedCall is what the app key middleware learnt of a /v1 request, in
+// one context value (three would cost three allocations and longer
+// lookups on every request).
+type keyedCall struct {
+	env    auth.Environment
+	db     store.DB
+	server bool
+}
+
+// withKeyedCall returns ctx carrying k.
+func withKeyedCall(ctx context.Context, k *keyedCall) context.Context {
+	return context.WithValue(ctx, keyedKey{}, k)
 }
 
 // DBFrom returns the database of the request's app environment, or nil
 // outside the /v1 key middleware. A request never reaches another one.
 func DBFrom(ctx context.Context) store.DB {
-	db, _ := ctx.Value(dbKey{}).(store.DB)
-	return db
+	if k, ok := ctx.Value(keyedKey{}).(*keyedCall); ok {
+		return k.db
+	}
+	return nil
 }
 
 // IsServerCall reports whether the request presented a valid
 // X-Skybridge-Server-Key for its environment (a trusted server, which
 // bypasses per-object ACLs).
 func IsServerCall(ctx context.Context) bool {
-	ok, _ := ctx.Value(serverCallKey{}).(bool)
-	return ok
+	k, ok := ctx.Value(keyedKey{}).(*keyedCall)
+	return ok && k.server
 }
 
 // AdminFrom returns the claims of the admin token the request presented;

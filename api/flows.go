@@ -176,30 +176,41 @@ func decodeFlowBody(r *http.Request, v *map[string]any) error {
 	return nil
 }
 
-// flowFail answers a failed flow run: bad input 400 naming the input, a
-// `fail` step or mapped error with its own status, a passed deadline 504.
+// flowFail answers a failed flow run (flowProblem), logging failures
+// of the systems behind it.
 func (a *API) flowFail(w http.ResponseWriter, r *http.Request, err error) {
+	p, ok := flowProblem(err)
+	if !ok {
+		a.fail(w, r, err)
+		return
+	}
+	if p.Status >= 500 {
+		a.log.Warn("flow failed", "requestId", RequestIDFrom(r.Context()), "path", r.URL.Path, "status", p.Status, "error", err.Error())
+	}
+	writeProblem(w, r, p)
+}
+
+// flowProblem is the problem of a failed flow run: bad input 400 naming
+// the input, a `fail` step or mapped error with its own status and
+// words, a passed deadline 504. ok is false for errors problemFor maps.
+func flowProblem(err error) (Problem, bool) {
 	var ie *orchestration.InputError
 	var fe *orchestration.FlowError
 	switch {
 	case errors.As(err, &ie):
-		a.fail(w, r, onField(ie.Field, fmt.Errorf("%w: %s", ErrInvalidInput, ie.Message)))
+		return problemFor(onField(ie.Field, fmt.Errorf("%w: %s", ErrInvalidInput, ie.Message))), true
 	case errors.Is(err, orchestration.ErrUnauthenticated):
-		a.fail(w, r, fmt.Errorf("%w: %v", ErrUnauthenticated, err))
+		return problemFor(fmt.Errorf("%w: %v", ErrUnauthenticated, err)), true
 	case errors.Is(err, orchestration.ErrFlowNotFound):
-		a.fail(w, r, fmt.Errorf("%w: %v", ErrFlowNotFound, err))
+		return problemFor(fmt.Errorf("%w: %v", ErrFlowNotFound, err)), true
 	case errors.As(err, &fe) && !errors.Is(err, context.DeadlineExceeded):
 		p := Problem{Type: problemTypePrefix + "flow", Title: fe.Title, Status: fe.Status, Detail: fe.Detail}
 		if p.Title == "" {
 			p.Title = http.StatusText(fe.Status)
 		}
-		if fe.Status >= 500 {
-			a.log.Warn("flow failed", "requestId", RequestIDFrom(r.Context()), "path", r.URL.Path, "status", fe.Status, "error", err.Error())
-		}
-		writeProblem(w, r, p)
-	default:
-		a.fail(w, r, err)
+		return p, true
 	}
+	return Problem{}, false
 }
 
 // flowTestRequest is the body of the admin flow test route.
@@ -285,14 +296,12 @@ func (a *API) testFlow(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		p := problemFor(err)
-		var fe *orchestration.FlowError
-		var ie *orchestration.InputError
-		switch {
-		case errors.As(err, &ie):
-			p = problemFor(onField(ie.Field, fmt.Errorf("%w: %s", ErrInvalidInput, ie.Message)))
-		case errors.As(err, &fe) && !errors.Is(err, context.DeadlineExceeded):
-			p = Problem{Type: problemTypePrefix + "flow", Title: fe.Title, Status: fe.Status, Detail: fe.Detail}
+		p, ok := flowProblem(err)
+		if !ok {
+			p = problemFor(err)
+		}
+		if p.Status >= 500 {
+			a.log.Warn("flow test run failed", "requestId", RequestIDFrom(r.Context()), "path", r.URL.Path, "status", p.Status, "error", err.Error())
 		}
 		out["error"] = p
 	} else {

@@ -257,6 +257,11 @@ func TestFlowTestRoute(t *testing.T) {
 	if st != 200 || out["error"].(map[string]any)["status"] != 403.0 {
 		t.Fatalf("failing test run: %d %v", st, out)
 	}
+	// A user flow run without a user answers its 401 inside the run.
+	st, out = e.adminDo(http.MethodPost, "dev", "/flows/whoami/test", map[string]any{})
+	if st != 200 || out["error"].(map[string]any)["status"] != 401.0 {
+		t.Fatalf("user flow without a user: %d %v", st, out)
+	}
 	if st, out := e.adminDo(http.MethodPost, "dev", "/flows/none/test", map[string]any{}); st != 404 {
 		t.Fatalf("test of an unknown flow: %d %v", st, out)
 	}

@@ -340,5 +340,13 @@ func TestFlowAuth(t *testing.T) {
 	if st != 200 || out["user"] != s.User.ID || out["upstreamSaw"] != true {
 		t.Fatalf("whoami: %d %v", st, out)
 	}
+	// The admin test route runs it as a chosen user of the environment.
+	st, out = e.adminDo(http.MethodPost, "dev", "/flows/whoami/test", map[string]any{"user": s.User.ID})
+	if o, _ := out["output"].(map[string]any); st != 200 || o["user"] != s.User.ID {
+		t.Fatalf("test run as the user: %d %v", st, out)
+	}
+	if st, out := e.adminDo(http.MethodPost, "dev", "/flows/whoami/test", map[string]any{"user": "nobody"}); st != 404 {
+		t.Fatalf("test run as an unknown user: %d %v", st, out)
+	}
 	e.assertNoSecret(token)
 }

@@ -157,12 +157,13 @@ func (p *Provider) DB(ctx context.Context, name string) (store.DB, error) {
 	if err := p.checkOpen(); err != nil {
 		return nil, err
 	}
-	if err := store.ValidDBName(name); err != nil {
-		return nil, err
-	}
 	p.mu.Lock()
-	db, ok := p.dbs[name]
+	db, ok := p.dbs[name] // only valid names get in: checked once, below
 	if !ok {
+		if err := store.ValidDBName(name); err != nil {
+			p.mu.Unlock()
+			return nil, err
+		}
 		db = newDB(p, name)
 		p.dbs[name] = db
 	}

@@ -109,16 +109,16 @@ func (p *Provider) DB(ctx context.Context, name string) (store.DB, error) {
 }
 
 func (p *Provider) db(ctx context.Context, name string) (*DB, error) {
-	if err := store.ValidDBName(name); err != nil {
-		return nil, err
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, store.ErrClosed
 	}
 	if db, ok := p.dbs[name]; ok {
-		return db, nil
+		return db, nil // only valid names get in: checked once, below
+	}
+	if err := store.ValidDBName(name); err != nil {
+		return nil, err
 	}
 	db, err := openDB(ctx, p, name, p.path(name))
 	if err != nil {
