@@ -15,6 +15,7 @@ count=${BENCHCOUNT:-1}
   go test -run '^$' -bench 'BenchmarkGet' -benchtime "$time" -count "$count" ./cache/
   go test -run '^$' -bench 'BenchmarkObjectCache' -benchtime "${OBJECT_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkSync' -benchtime "${SYNC_RUNS:-3}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkFlows' -benchtime "${FLOW_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
 } 2>&1 | tee "$out"
@@ -22,6 +23,15 @@ echo
 echo "== summary (ops/s; ratio = figure / mean chi baseline of this run) =="
 awk '
   /^pkg:/ { pkg=$2; sub(/.*skybridge\//, "", pkg) }
+  /^BenchmarkFlows/ {
+    name=$1; sub(/-[0-9]+$/, "", name); sub(/^BenchmarkFlows\/flow=/, "", name)
+    for (i=2;i<=NF;i++) {
+      if ($(i+1)=="flow/chi") fr[name]=fr[name] sprintf(" %s", $i)
+      if ($(i+1)=="flow-ops/s") fo[name]=fo[name] sprintf(" %.0f", $i)
+      if ($(i+1)=="chi-ops/s") fc[name]=fc[name] sprintf(" %.0f", $i)
+    }
+    next
+  }
   /^BenchmarkAuditOverhead/ {
     for (i=2;i<=NF;i++) {
       if ($(i+1)=="on/off") ratios=ratios sprintf(" %s", $i)
@@ -52,6 +62,8 @@ awk '
     if (con && coff) printf "%-60s %12.2f (same run)\n", "object GET by id, cached / uncached (BenchmarkObjectCache)", con/coff
     if (gmem && gred) printf "%-60s %12.1f (same run)\n", "cache get, in-process / Redis over loopback (BenchmarkGet)", gmem/gred
     if (on && off) printf "%-60s %12.2f (separate runs)\n", "authenticated GET, audit on / audit off", on/off
+    if (fr["three-calls"] != "") printf "%-60s %s (goal >= 0.5; flow%s vs chi%s ops/s, alternating rounds)\n", "3-call flow / chi proxy of the same calls (BenchmarkFlows)", fr["three-calls"], fo["three-calls"], fc["three-calls"]
+    if (fr["cached"] != "") printf "%-60s %s (goal >= 0.7; flow%s vs chi%s ops/s, alternating rounds)\n", "cached flow / chi handler with the same JSON (BenchmarkFlows)", fr["cached"], fo["cached"], fc["cached"]
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
     if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus
   }' "$out"
