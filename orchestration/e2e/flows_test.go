@@ -147,8 +147,7 @@ output: {user: "${user.id}", upstreamSaw: "${steps.w.authorized}"}
 func system(t *testing.T, release <-chan struct{}) *upstream {
 	arrived := map[string]chan struct{}{"left": make(chan struct{}), "right": make(chan struct{})}
 	var flaky atomic.Int64
-	var u *upstream
-	u = newUpstream(t, map[string]http.HandlerFunc{
+	return newUpstream(t, map[string]http.HandlerFunc{
 		"GET /customers/{id}": func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Authorization") != "Bearer "+token {
 				// Echo what came: a careless system quotes credentials.
@@ -205,8 +204,8 @@ func system(t *testing.T, release <-chan struct{}) *upstream {
 			writeJSON(w, 200, map[string]bool{"authorized": r.Header.Get("Authorization") == "Bearer "+token})
 		},
 	})
-	return u
 }
+
 
 // deployed starts a node whose dev environment runs connector+flows
 // against a fresh system.
