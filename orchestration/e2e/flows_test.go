@@ -206,7 +206,6 @@ func system(t *testing.T, release <-chan struct{}) *upstream {
 	})
 }
 
-
 // deployed starts a node whose dev environment runs connector+flows
 // against a fresh system.
 func deployed(t *testing.T) (*env, *upstream) {
