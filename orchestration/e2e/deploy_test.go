@@ -8,6 +8,9 @@ import (
 	gosync "sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/skybridgehq/skybridge/internal/testenv"
 )
 
 // versioned is a bundle whose every part says which version it is: the
@@ -298,4 +301,26 @@ func TestSecretsStayHidden(t *testing.T) {
 		t.Fatalf("audit: %d %s", resp.StatusCode, b)
 	}
 	e.assertNoSecret(token)
+}
+
+// TestDeployReachesEveryNode: two nodes on one MongoDB-wire store; a
+// bundle deployed through one is served by the other within its refresh
+// interval, and so is the next version.
+func TestDeployReachesEveryNode(t *testing.T) {
+	u := stampSystem(t)
+	a := startOn(t, "ferretdb")
+	b := a.peer()
+	a.vars("dev", map[string]any{"UPSTREAM": u.URL})
+	a.secret("dev", "SYS_TOKEN", token)
+	for v := 1; v <= 2; v++ {
+		a.deploy("dev", versioned(v))
+		var st int
+		var out map[string]any
+		if !testenv.WaitFor(context.Background(), 15*time.Second, func() bool {
+			st, out, _, _ = b.tryFlow("dev", "stamp", "", nil)
+			return st == 200 && out["own"] == float64(v)
+		}) {
+			t.Fatalf("the other node still answers %d %v for version %d", st, out, v)
+		}
+	}
 }

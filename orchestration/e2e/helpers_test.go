@@ -53,10 +53,13 @@ type env struct {
 	seen  []string
 }
 
-func start(t *testing.T) *env {
+func start(t *testing.T) *env { t.Helper(); return startOn(t, "sqlite") }
+
+// startOn starts the node on store kind ("sqlite" or "ferretdb").
+func startOn(t *testing.T, kind string) *env {
 	t.Helper()
 	logs := &logBuffer{}
-	srv := testnode.Start(t, testnode.Options{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	srv := testnode.Start(t, testnode.Options{Store: kind, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	app := srv.CreateApp(t, "flows")
 	e := &env{t: t, srv: srv, app: app, keys: map[string]testnode.EnvKeys{}, logs: logs,
 		admin: map[string]string{"Authorization": "Bearer " + srv.AdminToken(t)}}
@@ -64,6 +67,14 @@ func start(t *testing.T) *env {
 		e.keys[name] = app.Env(t, name)
 	}
 	return e
+}
+
+// peer starts another node on e's store (FerretDB), serving e's app.
+func (e *env) peer() *env {
+	e.t.Helper()
+	logs := &logBuffer{}
+	srv := testnode.Start(e.t, testnode.Options{Store: "ferretdb", Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	return &env{t: e.t, srv: srv, app: e.app, keys: e.keys, admin: e.admin, logs: logs}
 }
 
 func (e *env) note(b []byte) {
