@@ -140,7 +140,7 @@ name: whoami
 auth: user
 steps:
   - {id: w, call: sys.whoami}
-output: {user: "${user.id}", upstreamSaw: "${steps.w.authorized}"}
+output: {user: "${user.id}", upstreamSaw: "${steps.w.authorized}", trace: "${steps.w.traceparent}"}
 `
 
 // system is the enterprise system behind the connector.
@@ -201,7 +201,7 @@ func system(t *testing.T, release <-chan struct{}) *upstream {
 			writeJSON(w, 200, map[string]string{"from": "slow"})
 		},
 		"GET /whoami": func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, 200, map[string]bool{"authorized": r.Header.Get("Authorization") == "Bearer "+token})
+			writeJSON(w, 200, map[string]any{"authorized": r.Header.Get("Authorization") == "Bearer "+token, "traceparent": r.Header.Get("Traceparent")})
 		},
 	})
 }
@@ -319,7 +319,8 @@ func TestTimeouts(t *testing.T) {
 }
 
 // TestFlowAuth: a user flow needs a signed-in user, whose id it sees; the
-// connector's secret reaches the system but no response.
+// connector's secret reaches the system but no response; the caller's
+// traceparent reaches the system too.
 func TestFlowAuth(t *testing.T) {
 	e, _ := deployed(t)
 	if st, out, _ := e.flow("dev", "whoami", "", nil); st != 401 {
@@ -334,8 +335,9 @@ func TestFlowAuth(t *testing.T) {
 	if resp.StatusCode != 201 || jsonInto(b, &s) != nil {
 		t.Fatalf("signup: %d %s", resp.StatusCode, b)
 	}
-	st, out, _ := e.flow("dev", "whoami", "", map[string]string{"Authorization": "Bearer " + s.AccessToken})
-	if st != 200 || out["user"] != s.User.ID || out["upstreamSaw"] != true {
+	const trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	st, out, _ := e.flow("dev", "whoami", "", map[string]string{"Authorization": "Bearer " + s.AccessToken, "Traceparent": trace})
+	if st != 200 || out["user"] != s.User.ID || out["upstreamSaw"] != true || out["trace"] != trace {
 		t.Fatalf("whoami: %d %v", st, out)
 	}
 	// The admin test route runs it as a chosen user of the environment.
