@@ -136,6 +136,13 @@ steps:
 ---
 apiVersion: skybridge/v1
 kind: Flow
+name: internal
+auth: server
+steps:
+  - transform: {ok: true}
+---
+apiVersion: skybridge/v1
+kind: Flow
 name: whoami
 auth: user
 steps:
@@ -347,6 +354,13 @@ func TestFlowAuth(t *testing.T) {
 	}
 	if st, out := e.adminDo(http.MethodPost, "dev", "/flows/whoami/test", map[string]any{"user": "nobody"}); st != 404 {
 		t.Fatalf("test run as an unknown user: %d %v", st, out)
+	}
+	// A server flow needs the server key; a user's token is not enough.
+	if st, out, _ := e.flow("dev", "internal", "", map[string]string{"Authorization": "Bearer " + s.AccessToken}); st != 401 {
+		t.Fatalf("server flow with a user token: %d %v", st, out)
+	}
+	if st, out, _ := e.flow("dev", "internal", "", map[string]string{"X-Skybridge-Server-Key": e.keys["dev"].ServerKey}); st != 200 || out["ok"] != true {
+		t.Fatalf("server flow with the server key: %d %v", st, out)
 	}
 	e.assertNoSecret(token)
 }
