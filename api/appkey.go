@@ -55,9 +55,12 @@ func (a *API) appKey(next http.Handler) http.Handler {
 			a.fail(w, r, fmt.Errorf("open the database of %s/%s: %w", env.AppID, env.Name, err))
 			return
 		}
-		ctx = withKeyedCall(ctx, &keyedCall{env: env, db: db, server: server})
-		noteEnvironment(ctx, env, server)
-		next.ServeHTTP(w, r.WithContext(ctx))
+		kctx := withKeyedCall(ctx, &keyedCall{env: env, db: db, server: server})
+		noteEnvironment(kctx, env, server)
+		if kctx != ctx {
+			r = r.WithContext(kctx)
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

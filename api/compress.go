@@ -83,6 +83,10 @@ type compressWriter struct {
 	gz      *gzip.Writer // set once decided to compress
 }
 
+// Status is the status the handler sent, 0 before any: compressWriter is
+// a statusWriter, so Timeout need not wrap it again.
+func (cw *compressWriter) Status() int { return cw.status }
+
 func (cw *compressWriter) WriteHeader(code int) {
 	if cw.status != 0 || cw.decided {
 		return

@@ -39,6 +39,10 @@ type requestState struct {
 	// route is the route pattern routeLabel worked out for routeCtx.
 	route    string
 	routeCtx *chi.Context
+	// keyed is set by the app key middleware of /v1 (hasKeyed), which
+	// then needs no context value of its own.
+	keyed    keyedCall
+	hasKeyed bool
 }
 
 func requestStateFrom(ctx context.Context) *requestState {
@@ -49,11 +53,20 @@ func requestStateFrom(ctx context.Context) *requestState {
 // EnvironmentFrom returns the app environment whose key the request
 // presented; ok is false outside the /v1 key middleware.
 func EnvironmentFrom(ctx context.Context) (auth.Environment, bool) {
-	k, ok := ctx.Value(keyedKey{}).(*keyedCall)
-	if !ok {
+	k := keyedFrom(ctx)
+	if k == nil {
 		return auth.Environment{}, false
 	}
 	return k.env, true
+}
+
+// keyedFrom returns what the app key middleware learnt, or nil outside it.
+func keyedFrom(ctx context.Context) *keyedCall {
+	if st := requestStateFrom(ctx); st != nil && st.hasKeyed {
+		return &st.keyed
+	}
+	k, _ := ctx.Value(keyedKey{}).(*keyedCall)
+	return k
 }
 
 // keyedCall is what the app key middleware learnt of a /v1 request, in
@@ -65,15 +78,20 @@ type keyedCall struct {
 	server bool
 }
 
-// withKeyedCall returns ctx carrying k.
+// withKeyedCall returns ctx carrying k: in the request's state behind
+// RequestID (always, in New), else in a context value of its own.
 func withKeyedCall(ctx context.Context, k *keyedCall) context.Context {
+	if st := requestStateFrom(ctx); st != nil {
+		st.keyed, st.hasKeyed = *k, true
+		return ctx
+	}
 	return context.WithValue(ctx, keyedKey{}, k)
 }
 
 // DBFrom returns the database of the request's app environment, or nil
 // outside the /v1 key middleware. A request never reaches another one.
 func DBFrom(ctx context.Context) store.DB {
-	if k, ok := ctx.Value(keyedKey{}).(*keyedCall); ok {
+	if k := keyedFrom(ctx); k != nil {
 		return k.db
 	}
 	return nil
@@ -83,8 +101,8 @@ func DBFrom(ctx context.Context) store.DB {
 // X-Skybridge-Server-Key for its environment (a trusted server, which
 // bypasses per-object ACLs).
 func IsServerCall(ctx context.Context) bool {
-	k, ok := ctx.Value(keyedKey{}).(*keyedCall)
-	return ok && k.server
+	k := keyedFrom(ctx)
+	return k != nil && k.server
 }
 
 // AdminFrom returns the claims of the admin token the request presented;

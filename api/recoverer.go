@@ -25,7 +25,12 @@ func Recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			// A writer that tells its status already (the compressor, or
+			// the access log's wrapper) is not wrapped again.
+			ww, ok := w.(statusWriter)
+			if !ok {
+				ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			}
 			defer func() {
 				rv := recover()
 				if rv == nil {
