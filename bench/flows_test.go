@@ -164,6 +164,26 @@ func chiStatic() http.Handler {
 	return r
 }
 
+// flowNode starts a node (its defaults, rate limits off) whose dev
+// environment runs benchBundle against the REST fake, and returns it with
+// the dev app key and the fake's URL.
+func flowNode(b *testing.B) (s *testnode.Server, key, up string) {
+	up = upstream(b)
+	node := &server.Options{Auth: auth.Config{Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}}}
+	s = testnode.Start(b, testnode.Options{Node: node, Configure: noRateLimits})
+	app := s.CreateApp(b, "bench")
+	key = app.Env(b, "dev").AppKey
+	admin := map[string]string{"Authorization": "Bearer " + s.AdminToken(b)}
+	envPath := "/admin/api/apps/" + app.ID + "/environments/dev"
+	if resp, body := s.Do(b, http.MethodPut, envPath+"/variables", map[string]any{"UPSTREAM": up}, admin); resp.StatusCode != http.StatusOK {
+		b.Fatalf("variables: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := s.Do(b, http.MethodPost, envPath+"/deployments", map[string]any{"files": map[string]string{"flows.yaml": benchBundle}}, admin); resp.StatusCode != http.StatusCreated {
+		b.Fatalf("deploy: %d %s", resp.StatusCode, body)
+	}
+	return s, key, up
+}
+
 // flowRound is how many requests one side of a pair serves before the
 // other takes its turn.
 const flowRound = 1000
@@ -177,19 +197,7 @@ const flowRound = 1000
 // and 0.7). The node runs its defaults (SQLite, in-process cache, audit
 // on) with the rate limits off.
 func BenchmarkFlows(b *testing.B) {
-	up := upstream(b)
-	node := &server.Options{Auth: auth.Config{Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}}}
-	s := testnode.Start(b, testnode.Options{Node: node, Configure: noRateLimits})
-	app := s.CreateApp(b, "bench")
-	key := app.Env(b, "dev").AppKey
-	admin := map[string]string{"Authorization": "Bearer " + s.AdminToken(b)}
-	envPath := "/admin/api/apps/" + app.ID + "/environments/dev"
-	if resp, body := s.Do(b, http.MethodPut, envPath+"/variables", map[string]any{"UPSTREAM": up}, admin); resp.StatusCode != http.StatusOK {
-		b.Fatalf("variables: %d %s", resp.StatusCode, body)
-	}
-	if resp, body := s.Do(b, http.MethodPost, envPath+"/deployments", map[string]any{"files": map[string]string{"flows.yaml": benchBundle}}, admin); resp.StatusCode != http.StatusCreated {
-		b.Fatalf("deploy: %d %s", resp.StatusCode, body)
-	}
+	s, key, up := flowNode(b)
 	proxy, static := serve(b, chiProxy(up)), serve(b, chiStatic())
 	keyed := map[string]string{"X-Skybridge-Key": key}
 	b.Run("flow=three-calls", func(b *testing.B) {
