@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
 )
 
 // BenchmarkFlowHandler: the node's handler for a cached flow hit, called
