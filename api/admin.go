@@ -33,6 +33,7 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		g.Post("/apps/{id}/environments", a.addEnvironment)
 		g.Post("/apps/{id}/environments/{env}/keys/rotate", a.rotateKey)
 		a.bindAudit(g, spec)
+		a.bindAppVersionsAdmin(g, spec)
 		a.bindAdminAccounts(g, spec)
 		a.bindAdminUsers(g, spec)
 		a.bindOIDCAdmin(g, spec)

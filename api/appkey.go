@@ -42,6 +42,13 @@ func (a *API) appKey(next http.Handler) http.Handler {
 			a.fail(w, r, fmt.Errorf("resolve app key: %w", err))
 			return
 		}
+		if err := auth.CheckAppVersion(env, r.Header.Get(AppVersionHeader)); err != nil {
+			if errors.Is(err, auth.ErrInvalid) {
+				err = onField(AppVersionHeader, err)
+			}
+			a.fail(w, r, err)
+			return
+		}
 		server := false
 		if vals, ok := r.Header[http.CanonicalHeaderKey(ServerKeyHeader)]; ok {
 			if len(vals) != 1 || !a.deps.Auth.CheckServerKey(ctx, env, vals[0]) {

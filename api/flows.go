@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/orchestration"
@@ -68,10 +69,17 @@ func (a *API) runFlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer lease.Release()
-	flow, ok := plan.Flow(name)
-	if !ok {
-		a.fail(w, r, fmt.Errorf("%w: %q in version %d of environment %s", ErrFlowNotFound, name, lease.Version(), env.Name))
+	appVersion := r.Header.Get(AppVersionHeader)
+	flow, err := plan.Resolve(name, appVersion)
+	if err != nil {
+		if errors.Is(err, orchestration.ErrFlowNotFound) {
+			err = fmt.Errorf("%w: %q in version %d of environment %s", ErrFlowNotFound, name, lease.Version(), env.Name)
+		}
+		a.flowFail(w, r, err)
 		return
+	}
+	if d := flow.Deprecated(); d != nil {
+		announceDeprecation(w, d)
 	}
 	user, hasUser := UserFrom(ctx)
 	switch flow.Auth() {
@@ -86,16 +94,37 @@ func (a *API) runFlow(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	call := orchestration.Call{Input: input, Traceparent: r.Header.Get("Traceparent")}
+	// The resolved flow runs as itself: it routes no further.
+	call := orchestration.Call{Input: input, Traceparent: r.Header.Get("Traceparent"), AppVersion: appVersion}
 	if hasUser {
 		call.User = flowUser(user)
 	}
-	res, err := plan.Run(ctx, name, call)
+	res, err := plan.Run(ctx, flow.Name(), call)
 	if err != nil {
 		a.flowFail(w, r, err)
 		return
 	}
 	writeFlowResult(w, r, a, res)
+}
+
+// AppVersionHeader carries the calling app's version (semver): flows may
+// route by it and an environment may refuse versions below a minimum.
+const AppVersionHeader = "X-App-Version"
+
+// announceDeprecation sets the headers of a deprecated flow's answer:
+// Deprecation (RFC 9745), Sunset (RFC 8594) and a Link to what replaces
+// it, as chi's Deprecation and Sunset middleware write them.
+func announceDeprecation(w http.ResponseWriter, d *orchestration.Deprecation) {
+	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	var links []string
+	if d.Link != "" {
+		links = append(links, "<"+d.Link+`>; rel="deprecation"`)
+	}
+	h := middleware.Deprecation(d.Since, links...)(noop)
+	if !d.Sunset.IsZero() {
+		h = middleware.Sunset(d.Sunset)(h)
+	}
+	h.ServeHTTP(w, nil)
 }
 
 // flowUser is the `user` of a flow's expressions.

@@ -131,6 +131,7 @@ var problemKinds = []struct {
 	{auth.ErrConflict, problemKind{http.StatusConflict, "conflict", "Conflict"}},
 	{auth.ErrLastOwner, problemKind{http.StatusConflict, "last-owner", "Last Owner"}},
 	{auth.ErrWeakPassword, problemKind{http.StatusBadRequest, "weak-password", "Weak Password"}},
+	{auth.ErrAppTooOld, problemKind{http.StatusUpgradeRequired, "app-version-too-old", "App Update Required"}},
 	{auth.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
 	{auth.ErrBadToken, problemKind{http.StatusBadRequest, "invalid-token", "Invalid Token"}},
 	{auth.ErrAlreadyVerified, problemKind{http.StatusConflict, "already-verified", "Already Verified"}},

@@ -31,6 +31,9 @@ type Environment struct {
 	AppKey    string    `json:"appKey"` // public key shipped in apps
 	DB        string    `json:"db"`     // store database name: store.EnvDBName(AppID, Name)
 	CreatedAt time.Time `json:"createdAt"`
+	// MinAppVersion, when set, is the oldest app version (X-App-Version,
+	// semver) the environment serves; older apps get 426.
+	MinAppVersion string `json:"minAppVersion,omitempty"`
 }
 
 // EnvironmentKeys is an environment with its server key in full: only

@@ -32,6 +32,9 @@ type envRecord struct {
 	userKeyGen       int64
 	userKeyPrevGen   int64
 	userKeyPrevUntil time.Time
+
+	// minAppVersion, when set, refuses older apps (SetMinAppVersion).
+	minAppVersion string
 }
 
 // doc is the document to write. Absent previous keys leave their fields
@@ -60,6 +63,9 @@ func (r envRecord) doc() store.Doc {
 		d[fieldUserKeyPrevGen] = r.userKeyPrevGen
 		d[fieldUserKeyPrevUntil] = store.FormatTime(r.userKeyPrevUntil)
 	}
+	if r.minAppVersion != "" {
+		d[fieldMinAppVersion] = r.minAppVersion
+	}
 	return d
 }
 
@@ -71,6 +77,8 @@ func (r envRecord) public() Environment {
 		AppKey:    r.appKey,
 		DB:        store.EnvDBName(r.appID, r.name),
 		CreatedAt: r.createdAt,
+
+		MinAppVersion: r.minAppVersion,
 	}
 }
 
@@ -84,6 +92,7 @@ func envFromDoc(d store.Doc) (envRecord, error) {
 		appKeyPrev:        docString(d, fieldAppKeyPrev),
 		serverKeyHash:     docString(d, fieldServerKeyHash),
 		serverKeyPrevHash: docString(d, fieldServerKeyPrevHash),
+		minAppVersion:     docString(d, fieldMinAppVersion),
 	}
 	bad := func(what string, err error) (envRecord, error) {
 		return envRecord{}, fmt.Errorf("environment %q: %s: %w", r.id, what, err)

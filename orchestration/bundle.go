@@ -127,6 +127,7 @@ func (e *Engine) Load(files map[string]string) (*Bundle, error) {
 		}
 	}
 	checkCycles(b.flows, errs)
+	checkRoutes(b.flows, errs)
 	if len(errs.errs) > 0 {
 		sortErrors(errs.errs)
 		return nil, &ValidationError{Errors: errs.errs}

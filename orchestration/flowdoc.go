@@ -9,7 +9,7 @@ import (
 )
 
 // flowFields are the keys of a Flow document.
-var flowFields = []string{"apiVersion", "kind", "name", "description", "auth", "input", "steps", "output", "cache", "timeout", "errors"}
+var flowFields = []string{"apiVersion", "kind", "name", "description", "auth", "input", "steps", "output", "cache", "timeout", "errors", "appVersions", "deprecated"}
 
 // Flow auth levels.
 const (
@@ -41,6 +41,10 @@ type flowDef struct {
 	// usesMeta: some expression reads meta, so calls record it;
 	// usesUser: some expression reads user.
 	usesMeta, usesUser bool
+	// routes send some app versions to other flows (appversion.go);
+	// deprecated, when set, is announced on every answer.
+	routes     []versionRoute
+	deprecated *Deprecation
 }
 
 type flowCall struct {
@@ -77,6 +81,12 @@ func (e *Engine) flowHead(d *rawDoc) *flowDef {
 		if t, ok := c.duration(n, "timeout", e.cfg.MaxFlowTimeout); ok {
 			fd.timeout = t
 		}
+	}
+	if n := d.f.get("appVersions"); n != nil {
+		fd.routes = readAppVersions(c, n)
+	}
+	if n := d.f.get("deprecated"); n != nil {
+		fd.deprecated = readDeprecation(c, n)
 	}
 	if n := d.f.get("input"); n != nil {
 		fd.params = readParams(c, n)

@@ -41,6 +41,9 @@ type Call struct {
 	Traceparent string
 	// Trace asks for Result.Steps.
 	Trace bool
+	// AppVersion is the calling app's version (X-App-Version), "" when
+	// unknown; a flow with appVersions routes by it (Resolve).
+	AppVersion string
 }
 
 // User is the caller of a flow, `user` in expressions (id, email, roles,
@@ -265,9 +268,9 @@ func (p *Plan) Run(ctx context.Context, flow string, call Call) (*Result, error)
 	if p.closed.Load() {
 		return nil, ErrClosed
 	}
-	f, ok := p.flows[flow]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrFlowNotFound, flow)
+	f, err := p.Resolve(flow, call.AppVersion)
+	if err != nil {
+		return nil, err
 	}
 	if f.def.auth == AuthUser && call.User == nil {
 		return nil, ErrUnauthenticated
