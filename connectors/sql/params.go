@@ -28,6 +28,10 @@ var (
 	ErrPositional = errors.New("positional placeholders are not allowed; use :name parameters")
 	// ErrUnterminated: a literal, quoted identifier or comment never ends.
 	ErrUnterminated = errors.New("unterminated literal, quoted identifier or comment")
+	// ErrAdjacent: a parameter is followed by `:name` (or `$x`, `@x`)
+	// with nothing between, which would read as another parameter once
+	// rewritten.
+	ErrAdjacent = errors.New("a :name parameter is directly followed by another name; separate them")
 )
 
 // statement is an operation's SQL text rewritten for its driver.
@@ -198,10 +202,15 @@ func scan(text string, d dialect) ([]token, error) {
 				i += 2 // a cast or an assignment
 				continue
 			}
-			if i+1 < len(text) && isIdentStart(text[i+1]) && (i == 0 || text[i-1] != ':') {
+			// After an identifier or number (`a[lo:hi]`) a colon is a
+			// slice bound, not a parameter.
+			if i+1 < len(text) && isIdentStart(text[i+1]) && (i == 0 || (text[i-1] != ':' && !isIdentChar(text[i-1]))) {
 				end := i + 2
 				for end < len(text) && isIdentChar(text[end]) && text[end] != '$' {
 					end++
+				}
+				if end+1 < len(text) && strings.IndexByte(":$@", text[end]) >= 0 && isIdentChar(text[end+1]) {
+					return nil, ErrAdjacent
 				}
 				i = emit(i, end, tokParam, text[i+1:end])
 				continue
