@@ -38,13 +38,15 @@ func connector(driverName, dsn string) (driver.Connector, []string, error) {
 		}
 		return stdlib.GetConnector(*cfg), secrets, nil
 	case DriverMySQL:
+		// The driver's parse errors quote parts of the DSN, which may be
+		// the password: say only that it did not parse.
 		cfg, err := mysql.ParseDSN(dsn)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, errors.New("it does not parse as user:password@protocol(address)/dbname?param=value")
 		}
 		c, err := mysql.NewConnector(cfg)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, errors.New("the driver refuses its parameters")
 		}
 		var secrets []string
 		if cfg.Passwd != "" {
@@ -57,7 +59,7 @@ func connector(driverName, dsn string) (driver.Connector, []string, error) {
 		}
 		c, err := sqlite.NewConnector(dsn)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, errors.New("its query string does not parse")
 		}
 		return c, nil, nil
 	}
