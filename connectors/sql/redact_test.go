@@ -75,6 +75,7 @@ func TestRedaction(t *testing.T) {
 				if !errors.As(err, &ce) {
 					t.Fatalf("%T %v", err, err)
 				}
+				t.Logf("%s: %v", ce.Kind, err)
 				if ce.Kind != connectors.KindUnavailable && ce.Kind != connectors.KindStatus {
 					t.Errorf("kind %s (%v)", ce.Kind, err)
 				}
