@@ -22,9 +22,11 @@ deps:
 test: deps
 	$(GO) test -race -short -count=1 -timeout 20m $(PKGS)
 
-## test-full: the same with long property, soak and load runs at full length
+## test-full: the same with long property, soak and load runs at full length, and
+## the SQL connector against a throwaway PostgreSQL (scripts/postgres-test.sh)
 test-full: deps
-	$(GO) test -race -count=1 -timeout 80m $(PKGS)
+	@./scripts/ensure-deps.sh postgresql
+	./scripts/postgres-test.sh $(GO) test -race -count=1 -timeout 80m $(PKGS)
 
 ## bench: store and HTTP benchmarks beside a bare chi baseline, as ratios
 bench: deps

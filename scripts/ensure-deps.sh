@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian packages when it is missing:
-# redis-server. Run as root (CI is); otherwise it says what to install.
+# redis-server, and postgresql when asked (`ensure-deps.sh postgresql`, as
+# `make test-full` does). Run as root (CI is); otherwise it says what to install.
 set -eu
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if [ "${1:-}" = postgresql ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing: ${need[*]} — install the Debian package(s): sudo apt-get install -y ${need[*]}" >&2
