@@ -10,13 +10,14 @@ import (
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/connectors"
 	"github.com/skybridgehq/skybridge/connectors/rest"
+	sqlconn "github.com/skybridgehq/skybridge/connectors/sql"
 	"github.com/skybridgehq/skybridge/orchestration"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
 )
 
 // ConnectorTypes are the connector types flows may use.
 func ConnectorTypes() map[string]connectors.Type {
-	return map[string]connectors.Type{"rest": rest.Type}
+	return map[string]connectors.Type{"rest": rest.Type, "sql": sqlconn.Type}
 }
 
 // NewFlowEngine returns the orchestration engine of a node (and of

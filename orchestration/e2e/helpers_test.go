@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	gosync "sync"
@@ -210,3 +211,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func jsonInto(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func urlEscape(s string) string { return url.QueryEscape(s) }
