@@ -40,7 +40,7 @@ func parseXML(data []byte) (*element, error) {
 	d.CharsetReader = charsetReader
 	var root *element
 	var stack []*element
-	var text []strings.Builder
+	var text [][]byte // character data of the open elements
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -75,14 +75,14 @@ func parseXML(data []byte) (*element, error) {
 				parent.children = append(parent.children, e)
 			}
 			stack = append(stack, e)
-			text = append(text, strings.Builder{})
+			text = append(text, nil)
 		case xml.EndElement:
 			e := stack[len(stack)-1]
-			e.text = text[len(text)-1].String()
+			e.text = string(text[len(text)-1])
 			stack, text = stack[:len(stack)-1], text[:len(text)-1]
 		case xml.CharData:
 			if len(text) > 0 {
-				text[len(text)-1].Write(tk)
+				text[len(text)-1] = append(text[len(text)-1], tk...)
 			}
 		}
 	}
