@@ -13,9 +13,9 @@ import (
 
 // getCustomerRequest is how the service decodes GetCustomer.
 type getCustomerRequest struct {
-	XMLName xml.Name `xml:"http://example.com/customers GetCustomer"`
-	ID      string   `xml:"http://example.com/customers id"`
-	Kind    string   `xml:"kind,attr"`
+	XMLName xml.Name  `xml:"http://example.com/customers GetCustomer"`
+	ID      string    `xml:"http://example.com/customers id"`
+	Kind    string    `xml:"kind,attr"`
 	Evil    *struct{} `xml:"evil"`
 	Any     []struct {
 		XMLName xml.Name

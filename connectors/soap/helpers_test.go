@@ -132,3 +132,5 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func contains(s, sub string) bool { return bytes.Contains([]byte(s), []byte(sub)) }
