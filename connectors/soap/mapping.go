@@ -25,9 +25,9 @@ const (
 // encoding/json decodes it) holds exactly.
 const maxExactInteger = 1 << 53
 
-// errMapping is the cause of an answer value that does not fit its
-// declared type.
-var errMapping = errors.New("result mapping")
+// ErrMapping is the cause of a KindBadResponse whose answer value does
+// not fit its declared type.
+var ErrMapping = errors.New("soap: result mapping")
 
 // step is one step of an element path: a child element, or the final
 // attribute.
@@ -265,7 +265,7 @@ func (f *field) value(e *element) (any, error) {
 }
 
 func fieldError(f *field, err error) error {
-	return fmt.Errorf("%w: result.%s: %w", errMapping, f.name, err)
+	return fmt.Errorf("result.%s: %w", f.name, err)
 }
 
 // convert reads text as typ. Numbers, integers and booleans ignore

@@ -333,7 +333,7 @@ func (c *Connector) answer(ctx context.Context, o *operation, resp *http.Respons
 	mapped, err := applyMapping(body, o.result)
 	if err != nil {
 		return nil, c.fail(ctx, o.name, connectors.KindBadResponse, 0, nil,
-			fmt.Sprintf("operation %s: %s", o.name, c.redact(err.Error())), err)
+			fmt.Sprintf("operation %s: %s", o.name, c.redact(err.Error())), ErrMapping) // err quotes the value unredacted
 	}
 	out.Body = mapped
 	return out, nil
