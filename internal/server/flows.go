@@ -10,6 +10,7 @@ import (
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/connectors"
 	"github.com/skybridgehq/skybridge/connectors/rest"
+	"github.com/skybridgehq/skybridge/connectors/soap"
 	sqlconn "github.com/skybridgehq/skybridge/connectors/sql"
 	"github.com/skybridgehq/skybridge/orchestration"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
@@ -17,7 +18,7 @@ import (
 
 // ConnectorTypes are the connector types flows may use.
 func ConnectorTypes() map[string]connectors.Type {
-	return map[string]connectors.Type{"rest": rest.Type, "sql": sqlconn.Type}
+	return map[string]connectors.Type{"rest": rest.Type, "soap": soap.Type, "sql": sqlconn.Type}
 }
 
 // NewFlowEngine returns the orchestration engine of a node (and of
