@@ -87,7 +87,7 @@ func (s *fakeSystem) snapshot() []sysCall {
 // waitCalls waits until the system got at least n calls.
 func (s *fakeSystem) waitCalls(t *testing.T, n int) []sysCall {
 	t.Helper()
-	if !testenv.WaitFor(context.Background(), 30*time.Second, func() bool { return len(s.snapshot()) >= n }) {
+	if !testenv.WaitFor(context.Background(), 90*time.Second, func() bool { return len(s.snapshot()) >= n }) {
 		t.Fatalf("the system got %d calls, want %d: %+v", len(s.snapshot()), n, s.snapshot())
 	}
 	return s.snapshot()
@@ -202,7 +202,7 @@ func (e *env) waitCursor(name string) {
 func (e *env) waitStates(name string, n int) map[string]int {
 	e.t.Helper()
 	var states map[string]int
-	ok := testenv.WaitFor(context.Background(), 30*time.Second, func() bool {
+	ok := testenv.WaitFor(context.Background(), 60*time.Second, func() bool {
 		states = map[string]int{}
 		docs := e.firings(name)
 		for _, d := range docs {

@@ -60,7 +60,7 @@ func TestTriggerDelay(t *testing.T) {
 kind: Trigger
 name: reminder
 on: {collection: carts, events: [created, updated], filter: {status: {$in: [open, checked_out]}}}
-delay: 400ms
+delay: 2s
 unless: ${object.status == "checked_out"}
 `+notifyDo))
 	e.waitCursor("reminder")

@@ -58,6 +58,11 @@ func (s *Service) dispatch(ctx context.Context) error {
 // the same version one wins, on every store), then the firing itself,
 // running under this node's lease. It returns nil when another node won.
 func (s *Service) claim(ctx context.Context, d store.Doc) (store.Doc, string, error) {
+	// The claim and the firing's update go together: a claim left
+	// without its update (a shutdown cancelling between the two) would
+	// keep every node from claiming this version of the firing.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	id, v := store.DocID(d), store.DocVersion(d)
 	claimID := id + "-" + strconv.FormatInt(v, 10)
 	now := s.now()
@@ -79,6 +84,9 @@ func (s *Service) claim(ctx context.Context, d store.Doc) (store.Doc, string, er
 		return nil, "", nil // changed meanwhile (a later event of a delayed firing)
 	}
 	if err != nil {
+		if derr := s.sys.Collection(ClaimsCollection).Delete(ctx, claimID, 0); derr != nil {
+			s.log.Warn("trigger: remove a claim that did not take", "claim", claimID, "err", derr)
+		}
 		return nil, "", fmt.Errorf("claim firing: %w", err)
 	}
 	return stored, claimID, nil
