@@ -14,6 +14,7 @@ import (
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
+	"github.com/skybridgehq/skybridge/orchestration/trigger"
 	"github.com/skybridgehq/skybridge/store"
 )
 
@@ -83,6 +84,13 @@ func System() []Migration {
 			Description: "unique version index of flow deployments",
 			Up: func(ctx context.Context, db store.DB) error {
 				return store.EnsureIndexes(ctx, db, deploy.Indexes())
+			},
+		},
+		{
+			ID:          "0006-trigger-firings",
+			Description: "indexes of trigger firings (by state and due time, by state and lease) and claims",
+			Up: func(ctx context.Context, db store.DB) error {
+				return store.EnsureIndexes(ctx, db, trigger.Indexes())
 			},
 		},
 	}

@@ -29,7 +29,7 @@ const maxDocuments = 10000
 // Document is one document of a bundle, for listings and change
 // summaries.
 type Document struct {
-	// Kind is "Flow" or "Connector".
+	// Kind is "Flow", "Connector" or "Trigger".
 	Kind string
 	// Name is the document's name.
 	Name string
@@ -51,6 +51,8 @@ type Bundle struct {
 	flows      map[string]*flowDef
 	envRefs    []string
 	secretRefs []string
+	// triggers are the Trigger documents by name.
+	triggers map[string]*triggerDef
 }
 
 // Documents returns the bundle's documents in file and position order.
@@ -92,9 +94,9 @@ func (e *Engine) Load(files map[string]string) (*Bundle, error) {
 			}
 		}
 	}
-	b := &Bundle{connIndex: map[string]int{}, flows: map[string]*flowDef{}}
+	b := &Bundle{connIndex: map[string]int{}, flows: map[string]*flowDef{}, triggers: map[string]*triggerDef{}}
 	seen := map[string]*rawDoc{}
-	var flowDocs []*rawDoc
+	var flowDocs, triggerDocs []*rawDoc
 	for _, d := range docs {
 		key := d.kind + "/" + d.name
 		if prev, dup := seen[key]; dup {
@@ -103,12 +105,15 @@ func (e *Engine) Load(files map[string]string) (*Bundle, error) {
 		}
 		seen[key] = d
 		b.docs = append(b.docs, Document{Kind: d.kind, Name: d.name, File: d.r.file, Line: d.root.Line, Digest: digest(d.r, d.root)})
-		if d.kind == KindConnector {
+		switch d.kind {
+		case KindConnector:
 			if cd := e.compileConnector(d); cd != nil {
 				b.connIndex[cd.name] = len(b.connectors)
 				b.connectors = append(b.connectors, cd)
 			}
-		} else {
+		case KindTrigger:
+			triggerDocs = append(triggerDocs, d)
+		default:
 			flowDocs = append(flowDocs, d)
 		}
 	}
@@ -125,6 +130,10 @@ func (e *Engine) Load(files map[string]string) (*Bundle, error) {
 			e.flowBody(d, fd, b, heads)
 			b.flows[fd.name] = fd
 		}
+	}
+	// Triggers last: they name the flows they run.
+	for _, d := range triggerDocs {
+		b.triggers[d.name] = e.compileTrigger(d, b.flows)
 	}
 	checkCycles(b.flows, errs)
 	checkRoutes(b.flows, errs)
@@ -196,16 +205,19 @@ func readHeader(c *compiler, root *yaml.Node) *rawDoc {
 		}
 	}
 	if kindNode == nil {
-		c.fail(root, "kind", "missing required field kind (Flow or Connector)")
+		c.fail(root, "kind", "missing required field kind (Flow, Connector or Trigger)")
 		return nil
 	}
-	kind, ok := c.oneOf(kindNode, "kind", KindFlow, KindConnector)
+	kind, ok := c.oneOf(kindNode, "kind", KindFlow, KindConnector, KindTrigger)
 	if !ok {
 		return nil
 	}
 	known := flowFields
-	if kind == KindConnector {
+	switch kind {
+	case KindConnector:
 		known = connectorFields
+	case KindTrigger:
+		known = triggerFields
 	}
 	f, _ := c.mapping(root, "", known...)
 	d := &rawDoc{r: c, root: root, f: f, kind: kind}

@@ -1,5 +1,6 @@
 // Package orchestration is Skybridge's flow engine: it loads bundles of
-// YAML documents (apiVersion skybridge/v1, kinds Flow and Connector),
+// YAML documents (apiVersion skybridge/v1, kinds Flow, Connector and
+// Trigger),
 // validates them with file:line:column positions, compiles them once per
 // deploy, and runs flows against the connectors of one app environment.
 //
@@ -108,6 +109,28 @@
 // time. expr's date and timezone builtins are off (they read time zone
 // files). A mapping built inside a predicate needs parentheses:
 // map(xs, ({id: #.ID})), since expr reads `{` there as the predicate.
+//
+// # Trigger documents
+//
+//	apiVersion: skybridge/v1
+//	kind: Trigger
+//	name: cart-reminder
+//	on: {collection: carts, events: [created, updated], filter: {status: open}}
+//	delay: 48h                                 # optional, object events only
+//	unless: ${object.status == "checked_out"}  # optional; true skips the firing
+//	do: {flow: send-reminder, input: {cartId: "${object._id}", key: "${firing.key}"}}
+//
+// Exactly one of on (events default to all three; filter is the object
+// filter language, checked with store.ParseFilter) or schedule: {cron,
+// timezone} (5 fields, an optional leading seconds field, or descriptors
+// such as @daily; an IANA zone, default UTC). do.flow names a flow of the
+// bundle that is not `auth: user`; do.input's keys are its declared
+// inputs. Expressions see object, event (type, collection, id, _seq,
+// time), trigger (name, flow), env and firing (id, key, attempt).
+// Plan.Triggers lists them for the runtime (package trigger), and
+// Plan.Fire evaluates unless (ErrSkipped) and input and runs the flow
+// without a user. The idempotency key reaches the flow only through
+// do.input (firing.key): the flow passes it on to the systems it calls.
 //
 // # Results and errors
 //

@@ -97,6 +97,8 @@ type Plan struct {
 	red      redactor
 	maxDepth int
 	closed   atomic.Bool
+	// triggers are the bundle's Trigger documents (triggerfire.go).
+	triggers map[string]*triggerDef
 }
 
 // Flow is one runnable flow of a Plan.
@@ -163,7 +165,7 @@ func (e *Engine) Build(ctx context.Context, b *Bundle, env Environment, version 
 	}
 	p := &Plan{
 		version: version, env: env, vars: vars, flows: map[string]*Flow{}, stepObs: map[*flowDef][]*observers{},
-		log: e.cfg.Logger, red: newRedactor(env.Secrets), maxDepth: e.cfg.MaxFlowDepth,
+		log: e.cfg.Logger, red: newRedactor(env.Secrets), maxDepth: e.cfg.MaxFlowDepth, triggers: b.triggers,
 	}
 	for _, cd := range b.connectors {
 		if err := ctx.Err(); err != nil {

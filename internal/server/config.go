@@ -97,6 +97,14 @@ type Config struct {
 	// MaintenanceInterval is how often a node prunes expired sessions and
 	// tokens and audit records past their retention. Default: 1h.
 	MaintenanceInterval time.Duration
+	// TriggerLease is how long a node owns a trigger firing it claimed:
+	// a firing whose node died runs again after it (with the same
+	// idempotency key); it also bounds one run. Default: 30s.
+	TriggerLease time.Duration
+	// TriggerPollInterval is how often a node reads the triggered change
+	// feeds, the schedules and the due firings (object changes nudge it
+	// sooner). Default: 1s.
+	TriggerPollInterval time.Duration
 }
 
 // field describes one configuration key: its names, default and parser.
@@ -235,6 +243,12 @@ var fields = []field{
 	}},
 	{"maintenanceInterval", "SKYBRIDGE_MAINTENANCE_INTERVAL", "1h", "how often expired sessions, tokens and audit records are pruned", func(c *Config, v string) error {
 		return setDuration(&c.MaintenanceInterval, v, time.Minute, 24*time.Hour)
+	}},
+	{"triggerLease", "SKYBRIDGE_TRIGGER_LEASE", "30s", "how long a node owns a trigger firing it runs; a firing of a dead node runs again after it", func(c *Config, v string) error {
+		return setDuration(&c.TriggerLease, v, 100*time.Millisecond, time.Hour)
+	}},
+	{"triggerPollInterval", "SKYBRIDGE_TRIGGER_POLL_INTERVAL", "1s", "how often triggered change feeds, schedules and due firings are read", func(c *Config, v string) error {
+		return setDuration(&c.TriggerPollInterval, v, 10*time.Millisecond, time.Minute)
 	}},
 }
 

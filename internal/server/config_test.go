@@ -174,6 +174,12 @@ func TestLoadConfigAuditAndMaintenance(t *testing.T) {
 		{map[string]string{"SKYBRIDGE_MAINTENANCE_INTERVAL": "10m"}, func(c Config) bool { return c.MaintenanceInterval == 10*time.Minute }, ""},
 		{map[string]string{"SKYBRIDGE_MAINTENANCE_INTERVAL": "1s"}, nil, "SKYBRIDGE_MAINTENANCE_INTERVAL"},
 		{map[string]string{"SKYBRIDGE_AUDIT_KEY": "not-a-key"}, nil, "SKYBRIDGE_AUDIT_KEY"},
+		{map[string]string{}, func(c Config) bool { return c.TriggerLease == 30*time.Second && c.TriggerPollInterval == time.Second }, ""},
+		{map[string]string{"SKYBRIDGE_TRIGGER_LEASE": "1s", "SKYBRIDGE_TRIGGER_POLL_INTERVAL": "100ms"}, func(c Config) bool {
+			return c.TriggerLease == time.Second && c.TriggerPollInterval == 100*time.Millisecond
+		}, ""},
+		{map[string]string{"SKYBRIDGE_TRIGGER_LEASE": "1ms"}, nil, "SKYBRIDGE_TRIGGER_LEASE"},
+		{map[string]string{"SKYBRIDGE_TRIGGER_POLL_INTERVAL": "2h"}, nil, "SKYBRIDGE_TRIGGER_POLL_INTERVAL"},
 	} {
 		var environ []string
 		for k, v := range tt.env {

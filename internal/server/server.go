@@ -29,6 +29,7 @@ import (
 	"github.com/skybridgehq/skybridge/migrations"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
+	"github.com/skybridgehq/skybridge/orchestration/trigger"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	"github.com/skybridgehq/skybridge/store/mongo"
@@ -78,6 +79,9 @@ type Node struct {
 	serveErr chan error
 	stopOnce sync.Once
 	maint    *maintainer
+	// triggers runs the flows of `kind: Trigger` documents; nil with
+	// Options.FlowBuilder.
+	triggers *trigger.Service
 }
 
 // Options adjust a node beyond its Config; tests use them.
@@ -221,6 +225,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if err != nil {
 		return nil, fmt.Errorf("build the HTTP API: %w", err)
 	}
+	if opts.FlowBuilder == nil {
+		n.triggers = newTriggers(cfg, sys, n.Store, n.Deployments, n.Auth, n.Events, reg, log)
+	}
 	n.maint = newMaintainer(sys, n.Store, n.Auth, n.Audit, log, cfg.MaintenanceInterval)
 	n.maint.compact = n.Sync.CompactEnv
 	n.maint.pruneSync = n.Sync.PruneEnv
@@ -342,6 +349,9 @@ func (n *Node) Start() error {
 	n.serveErr = make(chan error, 1)
 	go func() { n.serveErr <- n.http.Serve(ln) }()
 	n.maint.start()
+	if n.triggers != nil {
+		n.triggers.Start()
+	}
 	n.log.Info("listening", "http", ln.Addr().String(), "store", n.Store.Kind(), "cache", n.Cache.Kind())
 	return nil
 }
@@ -368,6 +378,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		}
 		if n.maint != nil {
 			n.maint.shutdown()
+		}
+		if n.triggers != nil {
+			// After the HTTP drain, before the plans and the store close:
+			// running firings finish within the grace or go back to pending.
+			tctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
+			if e := n.triggers.Shutdown(tctx); e != nil {
+				n.log.Warn("trigger firings released at shutdown", "err", e)
+			}
+			cancel()
 		}
 		if n.Auth != nil {
 			// Password-reset mails still going out in the background.
