@@ -91,12 +91,10 @@ func (p *process) do(t *testing.T, method, path string, body any, headers map[st
 // leaves the firing running; after its lease (1s) the restarted binary
 // runs it again with the same idempotency key, and never a third time.
 func TestTriggerKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary: not in -short")
-	}
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "skybridge")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/skybridge").CombinedOutput(); err != nil {
+	args := append(append([]string{"build"}, buildFlags...), "-o", bin, "../../cmd/skybridge")
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dataDir := t.TempDir()

@@ -120,9 +120,6 @@ schedule: {cron: "* * * * * *", timezone: America/New_York}
 // exactly once, whichever node the changes were written through.
 func TestTriggerTwoNodes(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("two nodes on FerretDB: not in -short")
-	}
 	sys := newSystem(t)
 	a := startTriggers(t, "ferretdb", sys)
 	b := &env{t: t, srv: testnode.Start(t, testnode.Options{Store: "ferretdb", Configure: fastTriggers}), app: a.app, keys: a.keys, admin: a.admin, logs: &logBuffer{}}
