@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/skybridgehq/skybridge/internal/testenv/testnode"
 	"github.com/skybridgehq/skybridge/sync/client"
@@ -46,13 +48,15 @@ func (h *harness) settings(body map[string]any) {
 	}
 }
 
-// user signs a new user up and returns his access token.
-func (h *harness) user() string {
+// user signs a new user up and returns a token function that answers
+// his access token, signing in again before the token's 15 minutes run
+// out (a full-length property run lasts longer), as an app refreshes.
+func (h *harness) user() func() string {
 	h.t.Helper()
 	h.nusers++
-	resp, b := h.srv.Do(h.t, http.MethodPost, "/v1/auth/signup",
-		map[string]string{"email": fmt.Sprintf("u%d@example.com", h.nusers), "password": "s3cret-pass-word"},
-		map[string]string{"X-Skybridge-Key": h.keys.AppKey})
+	creds := map[string]string{"email": fmt.Sprintf("u%d@example.com", h.nusers), "password": "s3cret-pass-word"}
+	key := map[string]string{"X-Skybridge-Key": h.keys.AppKey}
+	resp, b := h.srv.Do(h.t, http.MethodPost, "/v1/auth/signup", creds, key)
 	if resp.StatusCode/100 != 2 {
 		h.t.Fatalf("signup: %d %s", resp.StatusCode, b)
 	}
@@ -60,7 +64,23 @@ func (h *harness) user() string {
 	if err := json.Unmarshal(b, &out); err != nil || out.AccessToken == "" {
 		h.t.Fatalf("signup answer %s: %v", b, err)
 	}
-	return out.AccessToken
+	var mu gosync.Mutex
+	tok, issued := out.AccessToken, time.Now()
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(issued) < 10*time.Minute {
+			return tok
+		}
+		// Called from the client's requests: no t.Fatal here. A failed
+		// sign-in keeps the old token, and the next request says why.
+		resp, b, err := h.srv.TryDo(http.MethodPost, "/v1/auth/login", creds, key)
+		var in struct{ AccessToken string }
+		if err == nil && resp.StatusCode == http.StatusOK && json.Unmarshal(b, &in) == nil && in.AccessToken != "" {
+			tok, issued = in.AccessToken, time.Now()
+		}
+		return tok
+	}
 }
 
 // client opens a sync client for a new user (or the server key when
@@ -71,8 +91,7 @@ func (h *harness) client(server bool, cfg client.Config) *client.Client {
 	if server {
 		cfg.ServerKey = h.keys.ServerKey
 	} else {
-		tok := h.user()
-		cfg.Token = func() string { return tok }
+		cfg.Token = h.user()
 	}
 	c, err := client.Open(context.Background(), filepath.Join(h.t.TempDir(), "local.db"), cfg)
 	if err != nil {
