@@ -149,6 +149,11 @@ type Service struct {
 	// pool recycles the records the writer has stored, so that auditing
 	// a request allocates nothing in the steady state.
 	pool sync.Pool
+
+	// seg and canon are the writer goroutine's buffers (a segment's lines,
+	// a record's canonical encoding), kept from one batch to the next.
+	seg   segmentBuilder
+	canon []byte
 }
 
 // NewService returns a Service over db (the system database). The indexes

@@ -173,9 +173,13 @@ type segmentRef struct {
 func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads map[string]*head) {
 	races, failures := 0, 0
 	// canon holds one record's canonical encoding (what its hash covers);
-	// b builds segments in compact lines, its buffer reused throughout.
-	var canon []byte
-	b := segmentBuilder{compact: !s.format1}
+	// b builds segments in compact lines. Both buffers are the writer's and
+	// live across batches: regrowing them for every batch allocated more
+	// than storing the batch did.
+	canon := s.canon[:0]
+	defer func() { s.canon = canon }()
+	b := &s.seg
+	b.compact = !s.format1
 	giveUp := func(live []*chainWork, err error) {
 		for _, w := range live {
 			w.err = fmt.Errorf("audit: append to chain %q: %w", w.chain, err)
