@@ -143,9 +143,10 @@ type Service struct {
 	lastWarn   atomic.Int64 // unix nanos of the last overflow log line
 
 	now func() time.Time
-	// format1 makes the writer store segments of format 1, as earlier
-	// versions did; only tests set it, to keep verifying such trails.
-	format1 bool
+	// format, when set, is the segment format the writer stores instead
+	// of newestFormat (1 or 2, as earlier versions did); only tests set
+	// it, to keep verifying such trails.
+	format int
 	// pool recycles the records the writer has stored, so that auditing
 	// a request allocates nothing in the steady state.
 	pool sync.Pool

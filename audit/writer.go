@@ -179,7 +179,10 @@ func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads m
 	canon := s.canon[:0]
 	defer func() { s.canon = canon }()
 	b := &s.seg
-	b.compact = !s.format1
+	b.format = s.format
+	if b.format == 0 {
+		b.format = newestFormat
+	}
 	giveUp := func(live []*chainWork, err error) {
 		for _, w := range live {
 			w.err = fmt.Errorf("audit: append to chain %q: %w", w.chain, err)
