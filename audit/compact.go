@@ -48,15 +48,15 @@ func (r *Record) lineStrings() [11]string {
 }
 
 // appendCompact appends r's compact line (without the leading short hash
-// or the newline); ts is r.Time in store.TimeFormat. With prev nil it
+// or the newline). With prev nil it
 // writes a self-contained line (format 2, and a format 3 segment's first
 // line); else a format 3 line after prev, the record on the line before,
 // in a segment whose first record has time first.
-func (r *Record) appendCompact(b []byte, ts string, prev *Record, first time.Time) []byte {
+func (r *Record) appendCompact(b []byte, prev *Record, first time.Time) []byte {
 	b = strconv.AppendInt(b, r.N, 10)
 	b = append(b, '|')
 	if prev == nil {
-		b = appendField(b, ts)
+		b = appendTimestamp(b, r.Time) // nothing in it to escape
 	} else {
 		b = strconv.AppendInt(b, r.Time.Sub(first).Microseconds(), 10)
 	}

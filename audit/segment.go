@@ -142,9 +142,8 @@ func (b *segmentBuilder) reset() {
 }
 
 // add appends r, whose N, Prev and Hash are set, to the segment; canon
-// is its canonical encoding, which a format 1 segment stores, and ts its
-// time in store.TimeFormat.
-func (b *segmentBuilder) add(r *Record, canon []byte, ts string) {
+// is its canonical encoding, which a format 1 segment stores.
+func (b *segmentBuilder) add(r *Record, canon []byte) {
 	before := b.last
 	if b.format < 3 {
 		before = nil // no repeats
@@ -162,7 +161,7 @@ func (b *segmentBuilder) add(r *Record, canon []byte, ts string) {
 	if b.format >= 2 {
 		b.lines = append(b.lines, r.Hash[:shortHashLen]...)
 		b.lines = append(b.lines, ' ')
-		b.lines = r.appendCompact(b.lines, ts, before, b.first.Time)
+		b.lines = r.appendCompact(b.lines, before, b.first.Time)
 	} else {
 		b.lines = append(b.lines, r.Hash...)
 		b.lines = append(b.lines, ' ')

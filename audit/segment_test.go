@@ -133,7 +133,7 @@ func storeSegment(t *testing.T, db store.DB, recs []*Record) {
 	t.Helper()
 	var b segmentBuilder
 	for _, r := range recs {
-		b.add(r, r.canonicalJSON(), store.FormatTime(r.Time))
+		b.add(r, r.canonicalJSON())
 	}
 	d := b.doc()
 	col := db.Collection(RecordsCollection)

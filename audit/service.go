@@ -141,6 +141,7 @@ type Service struct {
 	overflowed atomic.Uint64
 	failed     atomic.Uint64
 	lastWarn   atomic.Int64 // unix nanos of the last overflow log line
+	lastChain  atomic.Pointer[chainName]
 
 	now func() time.Time
 	// format, when set, is the segment format the writer stores instead
@@ -220,7 +221,12 @@ func (s *Service) Start() {
 // and Record still returns nil (auditing never fails a request). In Sync
 // mode it waits until rec is stored and returns the store's error.
 func (s *Service) Record(ctx context.Context, rec Record) error {
-	rec.normalize(s.now())
+	var now time.Time
+	if rec.Time.IsZero() { // callers normally stamp their records
+		now = s.now()
+	}
+	rec.normalizeFields(now)
+	rec.Chain = s.chainOf(rec.App, rec.Env)
 	p := s.pool.Get().(*Record)
 	*p = rec
 	it := item{rec: p}
@@ -255,6 +261,21 @@ func (s *Service) Record(ctx context.Context, rec Record) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// chainName is a chain's name with the app environment it was made of.
+type chainName struct{ app, env, chain string }
+
+// chainOf returns ChainOf(app, env), reusing the last name it made while
+// requests keep coming from one app environment: ChainOf allocates, on
+// the request path.
+func (s *Service) chainOf(app, env string) string {
+	if c := s.lastChain.Load(); c != nil && c.app == app && c.env == env {
+		return c.chain
+	}
+	c := &chainName{app: app, env: env, chain: ChainOf(app, env)}
+	s.lastChain.Store(c)
+	return c.chain
 }
 
 // send enqueues it, waiting for room, and releases the read lock the

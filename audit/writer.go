@@ -220,11 +220,10 @@ func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads m
 				for _, r := range rest[:k] {
 					n++
 					r.N, r.Prev = n, prev
-					ts := store.FormatTime(r.Time)
-					canon = r.appendCanonical(canon[:0], ts)
+					canon = r.appendCanonical(canon[:0])
 					r.Hash = hashOf(canon)
 					prev = r.Hash
-					b.add(r, canon, ts)
+					b.add(r, canon)
 				}
 				docs = append(docs, b.doc())
 				refs = append(refs, segmentRef{w: w, count: k})
