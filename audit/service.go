@@ -46,8 +46,11 @@ type Config struct {
 	// Default: 10000.
 	QueueSize int
 	// BatchSize is the most records the writer stores in one round, and
-	// so the most records of one segment (one store document).
-	// Default: 256.
+	// so the most records of one segment (one store document); the writer
+	// wakes when that many are queued. Each round costs the store a
+	// transaction whatever its size (SQLite rewrites the index pages it
+	// touches into its WAL), so larger batches cost less per record, but
+	// what a Flush waits for grows with them. Default: 512.
 	BatchSize int
 	// FlushInterval is how long a queued record may wait for its batch to
 	// fill before the writer stores it anyway (a Sync record or a Flush is
@@ -79,7 +82,7 @@ func (c Config) withDefaults() Config {
 		c.QueueSize = 10000
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 256
+		c.BatchSize = 512
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 200 * time.Millisecond
