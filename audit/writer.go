@@ -59,25 +59,21 @@ func (s *Service) run() {
 	}
 }
 
-// drain stores queued items in batches of at most BatchSize, as long as a
-// whole batch is queued, and then, when all is set, the rest too. Records
-// left waiting are stored within FlushInterval.
+// drain stores the items that were queued when the writer woke, in
+// batches of at most BatchSize: whole batches only, unless all is set.
+// Items queued while it writes wait for their own wakeup (a full batch,
+// an urgent item, FlushInterval): chasing them would store a trickle of
+// tiny segments under load, each costing the store a transaction of its
+// own, and split a caller's batch in two behind its back. Records left
+// waiting are stored within FlushInterval.
 func (s *Service) drain(batch []item, heads map[string]*head, all bool) {
-	for {
-		n := len(s.queue)
-		if n == 0 || (!all && n < s.cfg.BatchSize) {
-			return
-		}
+	left := len(s.queue) // only the writer receives: these stay queued
+	for left > 0 && (all || left >= s.cfg.BatchSize) {
 		batch = batch[:0]
-		for len(batch) < s.cfg.BatchSize {
-			select {
-			case it := <-s.queue:
-				batch = append(batch, it)
-				continue
-			default:
-			}
-			break
+		for len(batch) < min(left, s.cfg.BatchSize) {
+			batch = append(batch, <-s.queue)
 		}
+		left -= len(batch)
 		s.write(batch, heads)
 	}
 }
