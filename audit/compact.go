@@ -48,10 +48,10 @@ func (r *Record) lineStrings() [11]string {
 }
 
 // appendCompact appends r's compact line (without the leading short hash
-// or the newline). With prev nil it
-// writes a self-contained line (format 2, and a format 3 segment's first
-// line); else a format 3 line after prev, the record on the line before,
-// in a segment whose first record has time first.
+// or the newline). With prev nil it writes a self-contained line (format
+// 2, and a format 3 segment's first line); else a format 3 line after
+// prev, the record on the line before, in a segment whose first record
+// has time first.
 func (r *Record) appendCompact(b []byte, prev *Record, first time.Time) []byte {
 	b = strconv.AppendInt(b, r.N, 10)
 	b = append(b, '|')
@@ -80,11 +80,11 @@ func (r *Record) appendCompact(b []byte, prev *Record, first time.Time) []byte {
 		}
 	}
 	b = append(b, '|')
-	var was16 string
+	var wasID string
 	if prev != nil {
-		was16 = prev.RequestID
+		wasID = prev.RequestID
 	}
-	return appendRepeatable(b, r.RequestID, was16, prev != nil)
+	return appendRepeatable(b, r.RequestID, wasID, prev != nil)
 }
 
 // appendRepeatable appends field s of a line; when repeat is set (format
