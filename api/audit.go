@@ -142,8 +142,8 @@ func Audit(a Auditor) func(http.Handler) http.Handler {
 
 // auditedPrefix returns the API prefix of an audited path, or "".
 func auditedPrefix(path string) string {
-	for _, p := range []string{"/v1", "/admin/api"} {
-		if path == p || strings.HasPrefix(path, p+"/") {
+	for _, p := range [...]string{"/v1", "/admin/api"} {
+		if strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/') {
 			return p
 		}
 	}

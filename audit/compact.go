@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -10,9 +11,9 @@ import (
 	"github.com/skybridgehq/skybridge/store"
 )
 
-// The compact line is how segments of format 2 store a record: its
-// position and own fields, without the ones its segment implies (chain,
-// prev) and without field names, separated by '|':
+// The compact line is how segments of formats 2 and 3 store a record:
+// its position and own fields, without the ones its segment implies
+// (chain, prev) and without field names, separated by '|':
 //
 //	n, time, app, env, actorKind, actorId, appVersion, userAgent, ip,
 //	method, route, resource, action, status, latencyMs, requestId
@@ -25,28 +26,80 @@ import (
 // the store encodes, writes and indexes that much less for every request
 // audited. The hash still covers the canonical encoding: a reader rebuilds
 // it from the decoded fields.
+//
+// Format 3 writes a segment's first line as format 2 does and shortens
+// the lines after it, which mostly repeat their predecessor (one client,
+// one route, one status): there, a field from app on that is empty holds
+// the same value as on the line before, an empty value that differs from
+// the line before is written \e, and the time is the number of
+// microseconds after the segment's first record (negative before it).
+// Position and request id stay in every line, so a deleted line still
+// shows as a missing position.
 const compactFields = 16
 
+// emptyField is how a line of format 3 after a segment's first writes an
+// empty value that its predecessor does not have.
+const emptyField = `\e`
+
+// lineStrings are r's string fields from app to action, in line order.
+func (r *Record) lineStrings() [11]string {
+	return [...]string{r.App, r.Env, r.Actor.Kind, r.Actor.ID, r.AppVersion,
+		r.UserAgent, r.IP, r.Method, r.Route, r.Resource, r.Action}
+}
+
 // appendCompact appends r's compact line (without the leading short hash
-// or the newline); ts is r.Time in store.TimeFormat.
-func (r *Record) appendCompact(b []byte, ts string) []byte {
+// or the newline). With prev nil it writes a self-contained line (format
+// 2, and a format 3 segment's first line); else a format 3 line after
+// prev, the record on the line before, in a segment whose first record
+// has time first.
+func (r *Record) appendCompact(b []byte, prev *Record, first time.Time) []byte {
 	b = strconv.AppendInt(b, r.N, 10)
-	for _, s := range [...]string{
-		ts, r.App, r.Env, r.Actor.Kind, r.Actor.ID, r.AppVersion,
-		r.UserAgent, r.IP, r.Method, r.Route, r.Resource, r.Action,
-	} {
+	b = append(b, '|')
+	if prev == nil {
+		b = appendTimestamp(b, r.Time) // nothing in it to escape
+	} else {
+		b = strconv.AppendInt(b, r.Time.Sub(first).Microseconds(), 10)
+	}
+	var was [11]string
+	if prev != nil {
+		was = prev.lineStrings()
+	}
+	for i, s := range r.lineStrings() {
 		b = append(b, '|')
-		b = appendField(b, s)
+		b = appendRepeatable(b, s, was[i], prev != nil)
 	}
 	b = append(b, '|')
-	b = strconv.AppendInt(b, int64(r.Status), 10)
-	b = append(b, '|')
-	var ok bool
-	if b, ok = jsonenc.AppendFloat(b, r.LatencyMs); !ok {
-		b = append(b, '0') // normalize lets no NaN or infinity through
+	if prev == nil || r.Status != prev.Status {
+		b = strconv.AppendInt(b, int64(r.Status), 10)
 	}
 	b = append(b, '|')
-	return appendField(b, r.RequestID)
+	if prev == nil || math.Float64bits(r.LatencyMs) != math.Float64bits(prev.LatencyMs) {
+		var ok bool
+		if b, ok = jsonenc.AppendFloat(b, r.LatencyMs); !ok {
+			b = append(b, '0') // normalize lets no NaN or infinity through
+		}
+	}
+	b = append(b, '|')
+	var wasID string
+	if prev != nil {
+		wasID = prev.RequestID
+	}
+	return appendRepeatable(b, r.RequestID, wasID, prev != nil)
+}
+
+// appendRepeatable appends field s of a line; when repeat is set (format
+// 3, after a segment's first line) and the line before held was, a
+// repeated value is left empty and a new empty one is written emptyField.
+func appendRepeatable(b []byte, s, was string, repeat bool) []byte {
+	switch {
+	case !repeat:
+		return appendField(b, s)
+	case s == was:
+		return b
+	case s == "":
+		return append(b, emptyField...)
+	}
+	return appendField(b, s)
 }
 
 // appendField appends s with its backslashes, separators and line breaks
@@ -108,8 +161,11 @@ func unescapeField(s string) (string, bool) {
 }
 
 // recordFromCompact decodes a compact line into the record's position and
-// own fields; the caller sets chain, prev and hash.
-func recordFromCompact(line string) (Record, error) {
+// own fields; the caller sets chain, prev and hash. prev is nil for a
+// self-contained line (format 2, or a format 3 segment's first line), else
+// the record decoded from the line before, in a segment whose first record
+// has time first.
+func recordFromCompact(line string, prev *Record, first time.Time) (Record, error) {
 	var f [compactFields]string
 	rest := line
 	for i := range f {
@@ -125,26 +181,69 @@ func recordFromCompact(line string) (Record, error) {
 	if strings.IndexByte(f[compactFields-1], '|') >= 0 {
 		return Record{}, fmt.Errorf("%w: stored record has more than %d fields", ErrCorrupt, compactFields)
 	}
-	var strs [13]string
-	for i, at := range [...]int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15} {
-		s, ok := unescapeField(f[at])
-		if !ok {
-			return Record{}, fmt.Errorf("%w: stored record: field %d has a bad escape", ErrCorrupt, at)
+	var r Record
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return Record{}, fmt.Errorf("%w: stored record: bad position", ErrCorrupt)
+	}
+	r.N = n
+	if prev == nil {
+		ts, ok := unescapeField(f[1])
+		if r.Time, err = time.Parse(store.TimeFormat, ts); !ok || err != nil {
+			return Record{}, fmt.Errorf("%w: stored record: bad time", ErrCorrupt)
 		}
-		strs[i] = s
+	} else {
+		us, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return Record{}, fmt.Errorf("%w: stored record: bad time offset", ErrCorrupt)
+		}
+		r.Time = first.Add(time.Duration(us) * time.Microsecond)
 	}
-	n, err0 := strconv.ParseInt(f[0], 10, 64)
-	status, err1 := strconv.ParseInt(f[13], 10, 0)
-	latency, err2 := strconv.ParseFloat(f[14], 64)
-	t, err3 := time.Parse(store.TimeFormat, strs[0])
-	if err0 != nil || err1 != nil || err2 != nil || err3 != nil {
-		return Record{}, fmt.Errorf("%w: stored record: bad position, time, status or latency", ErrCorrupt)
+	var was [11]string
+	if prev != nil {
+		was = prev.lineStrings()
 	}
-	return Record{
-		N:    n,
-		Time: t, App: strs[1], Env: strs[2], Actor: Actor{Kind: strs[3], ID: strs[4]},
-		AppVersion: strs[5], UserAgent: strs[6], IP: strs[7], Method: strs[8],
-		Route: strs[9], Resource: strs[10], Action: strs[11],
-		Status: int(status), LatencyMs: latency, RequestID: strs[12],
-	}, nil
+	dst := [...]*string{&r.App, &r.Env, &r.Actor.Kind, &r.Actor.ID, &r.AppVersion,
+		&r.UserAgent, &r.IP, &r.Method, &r.Route, &r.Resource, &r.Action}
+	for i, p := range dst {
+		s, ok := readRepeatable(f[2+i], was[i], prev != nil)
+		if !ok {
+			return Record{}, fmt.Errorf("%w: stored record: field %d has a bad escape", ErrCorrupt, 2+i)
+		}
+		*p = s
+	}
+	var wasID string
+	if prev != nil {
+		wasID = prev.RequestID
+	}
+	var ok bool
+	if r.RequestID, ok = readRepeatable(f[15], wasID, prev != nil); !ok {
+		return Record{}, fmt.Errorf("%w: stored record: field 15 has a bad escape", ErrCorrupt)
+	}
+	if prev != nil && f[13] == "" {
+		r.Status = prev.Status
+	} else if status, err := strconv.ParseInt(f[13], 10, 0); err == nil {
+		r.Status = int(status)
+	} else {
+		return Record{}, fmt.Errorf("%w: stored record: bad status", ErrCorrupt)
+	}
+	if prev != nil && f[14] == "" {
+		r.LatencyMs = prev.LatencyMs
+	} else if r.LatencyMs, err = strconv.ParseFloat(f[14], 64); err != nil {
+		return Record{}, fmt.Errorf("%w: stored record: bad latency", ErrCorrupt)
+	}
+	return r, nil
+}
+
+// readRepeatable reverses appendRepeatable; ok is false for a bad escape.
+func readRepeatable(s, was string, repeat bool) (string, bool) {
+	switch {
+	case !repeat:
+		return unescapeField(s)
+	case s == "":
+		return was, true
+	case s == emptyField:
+		return "", true
+	}
+	return unescapeField(s)
 }

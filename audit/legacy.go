@@ -39,7 +39,7 @@ func ConvertRecords(ctx context.Context, db store.DB) (int, error) {
 			}
 			v, _ := store.Int64(d[store.FieldVersion])
 			var b segmentBuilder
-			b.add(&r, r.canonicalJSON(), "") // format 1: the stored hash, whether it still matches or not
+			b.add(&r, r.canonicalJSON()) // format 1: the stored hash, whether it still matches or not
 			_, err = col.Replace(ctx, store.DocID(d), v, b.doc())
 			switch {
 			case errors.Is(err, store.ErrVersionConflict), errors.Is(err, store.ErrNotFound):

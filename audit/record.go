@@ -143,13 +143,12 @@ func (r *Record) ComputeHash() string { return hashOf(r.canonicalJSON()) }
 
 // canonicalJSON is the encoding ComputeHash hashes; segments store records
 // in it too (see segment.go).
-func (r *Record) canonicalJSON() []byte { return r.appendCanonical(nil, store.FormatTime(r.Time)) }
+func (r *Record) canonicalJSON() []byte { return r.appendCanonical(nil) }
 
 // appendCanonical appends r's canonical encoding to b: the bytes
 // encoding/json renders for canonical (a test holds the two together),
-// written without reflection because the writer encodes every record. ts
-// is r.Time in store.TimeFormat.
-func (r *Record) appendCanonical(b []byte, ts string) []byte {
+// written without reflection because the writer encodes every record.
+func (r *Record) appendCanonical(b []byte) []byte {
 	if math.IsNaN(r.LatencyMs) || math.IsInf(r.LatencyMs, 0) {
 		// Not JSON: encoding/json fails, and so the hash is that of no
 		// bytes. normalize never lets such a latency through.
@@ -160,7 +159,16 @@ func (r *Record) appendCanonical(b []byte, ts string) []byte {
 	b = append(b, `,"n":`...)
 	b = strconv.AppendInt(b, r.N, 10)
 	for _, f := range [...]struct{ key, val string }{
-		{`,"prev":`, r.Prev}, {`,"time":`, ts},
+		{`,"prev":`, r.Prev},
+	} {
+		b = append(b, f.key...)
+		b = jsonenc.AppendString(b, f.val)
+	}
+	// A timestamp holds nothing JSON escapes.
+	b = append(b, `,"time":"`...)
+	b = appendTimestamp(b, r.Time)
+	b = append(b, '"')
+	for _, f := range [...]struct{ key, val string }{
 		{`,"app":`, r.App}, {`,"env":`, r.Env},
 		{`,"actorKind":`, r.Actor.Kind}, {`,"actorId":`, r.Actor.ID},
 		{`,"appVersion":`, r.AppVersion}, {`,"userAgent":`, r.UserAgent},
@@ -181,7 +189,9 @@ func (r *Record) appendCanonical(b []byte, ts string) []byte {
 
 func hashOf(canonical []byte) string {
 	sum := sha256.Sum256(canonical)
-	return hex.EncodeToString(sum[:])
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:]) // one allocation; hex.EncodeToString makes two
 }
 
 // recordFromCanonical decodes a canonical encoding (with hash, which it
@@ -211,6 +221,12 @@ func recordFromCanonical(raw, hash string) (Record, error) {
 // microsecond precision (what the store keeps), latency rounded to the
 // microsecond, chain derived from app and environment.
 func (r *Record) normalize(now time.Time) {
+	r.normalizeFields(now)
+	r.Chain = ChainOf(r.App, r.Env)
+}
+
+// normalizeFields is normalize but for the chain, which it leaves empty.
+func (r *Record) normalizeFields(now time.Time) {
 	if r.Time.IsZero() {
 		r.Time = now
 	}
@@ -229,8 +245,7 @@ func (r *Record) normalize(now time.Time) {
 			*f = strings.ToValidUTF8(*f, "\uFFFD")
 		}
 	}
-	r.Chain = ChainOf(r.App, r.Env)
-	r.N, r.Prev, r.Hash = 0, "", ""
+	r.Chain, r.N, r.Prev, r.Hash = "", 0, "", ""
 }
 
 // recordID names position n of a chain; a segment's _id is the name of

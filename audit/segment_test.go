@@ -65,7 +65,7 @@ func fillSegmentsFormat(t *testing.T, db store.DB, app string, t0 time.Time, for
 	t.Helper()
 	ctx := context.Background()
 	s := newService(t, db, Config{FlushInterval: time.Hour})
-	s.format1 = format == 1
+	s.format = format
 	s.Start()
 	i := 0
 	for _, size := range sizes {
@@ -113,12 +113,17 @@ func editSegment(t *testing.T, db store.DB, id string, edit func(d store.Doc)) {
 	}
 }
 
-// editLines rewrites the record lines of the stored segment id.
+// editLines rewrites the record lines of the stored segment id; an edit
+// that changes nothing fails the test (its pattern missed).
 func editLines(t *testing.T, db store.DB, id string, edit func(lines []string) []string) {
 	t.Helper()
 	editSegment(t, db, id, func(d store.Doc) {
-		lines := strings.SplitAfter(d["records"].(string), "\n")
+		was := d["records"].(string)
+		lines := strings.SplitAfter(was, "\n")
 		d["records"] = strings.Join(edit(lines[:len(lines)-1]), "")
+		if d["records"] == was {
+			t.Fatalf("the edit of segment %s changed nothing", id)
+		}
 	})
 }
 
@@ -128,7 +133,7 @@ func storeSegment(t *testing.T, db store.DB, recs []*Record) {
 	t.Helper()
 	var b segmentBuilder
 	for _, r := range recs {
-		b.add(r, r.canonicalJSON(), store.FormatTime(r.Time))
+		b.add(r, r.canonicalJSON())
 	}
 	d := b.doc()
 	col := db.Collection(RecordsCollection)

@@ -46,8 +46,11 @@ type Config struct {
 	// Default: 10000.
 	QueueSize int
 	// BatchSize is the most records the writer stores in one round, and
-	// so the most records of one segment (one store document).
-	// Default: 256.
+	// so the most records of one segment (one store document); the writer
+	// wakes when that many are queued. Each round costs the store a
+	// transaction whatever its size (SQLite rewrites the index pages it
+	// touches into its WAL), so larger batches cost less per record, but
+	// what a Flush waits for grows with them. Default: 512.
 	BatchSize int
 	// FlushInterval is how long a queued record may wait for its batch to
 	// fill before the writer stores it anyway (a Sync record or a Flush is
@@ -79,7 +82,7 @@ func (c Config) withDefaults() Config {
 		c.QueueSize = 10000
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 256
+		c.BatchSize = 512
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 200 * time.Millisecond
@@ -141,14 +144,21 @@ type Service struct {
 	overflowed atomic.Uint64
 	failed     atomic.Uint64
 	lastWarn   atomic.Int64 // unix nanos of the last overflow log line
+	lastChain  atomic.Pointer[chainName]
 
 	now func() time.Time
-	// format1 makes the writer store segments of format 1, as earlier
-	// versions did; only tests set it, to keep verifying such trails.
-	format1 bool
+	// format, when set, is the segment format the writer stores instead
+	// of newestFormat (1 or 2, as earlier versions did); only tests set
+	// it, to keep verifying such trails.
+	format int
 	// pool recycles the records the writer has stored, so that auditing
 	// a request allocates nothing in the steady state.
 	pool sync.Pool
+
+	// seg and canon are the writer goroutine's buffers (a segment's lines,
+	// a record's canonical encoding), kept from one batch to the next.
+	seg   segmentBuilder
+	canon []byte
 }
 
 // NewService returns a Service over db (the system database). The indexes
@@ -214,7 +224,12 @@ func (s *Service) Start() {
 // and Record still returns nil (auditing never fails a request). In Sync
 // mode it waits until rec is stored and returns the store's error.
 func (s *Service) Record(ctx context.Context, rec Record) error {
-	rec.normalize(s.now())
+	var now time.Time
+	if rec.Time.IsZero() { // callers normally stamp their records
+		now = s.now()
+	}
+	rec.normalizeFields(now)
+	rec.Chain = s.chainOf(rec.App, rec.Env)
 	p := s.pool.Get().(*Record)
 	*p = rec
 	it := item{rec: p}
@@ -249,6 +264,21 @@ func (s *Service) Record(ctx context.Context, rec Record) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// chainName is a chain's name with the app environment it was made of.
+type chainName struct{ app, env, chain string }
+
+// chainOf returns ChainOf(app, env), reusing the last name it made while
+// requests keep coming from one app environment: ChainOf allocates, on
+// the request path.
+func (s *Service) chainOf(app, env string) string {
+	if c := s.lastChain.Load(); c != nil && c.app == app && c.env == env {
+		return c.chain
+	}
+	c := &chainName{app: app, env: env, chain: ChainOf(app, env)}
+	s.lastChain.Store(c)
+	return c.chain
 }
 
 // send enqueues it, waiting for room, and releases the read lock the

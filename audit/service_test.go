@@ -107,9 +107,9 @@ func TestConfigWithDefaults(t *testing.T) {
 		in   Config
 		want Config
 	}{
-		{"zero", Config{}, Config{QueueSize: 10000, BatchSize: 256, FlushInterval: 200 * time.Millisecond, CheckpointEvery: 1000, CheckpointInterval: time.Minute}},
+		{"zero", Config{}, Config{QueueSize: 10000, BatchSize: 512, FlushInterval: 200 * time.Millisecond, CheckpointEvery: 1000, CheckpointInterval: time.Minute}},
 		{"negative", Config{QueueSize: -1, BatchSize: -1, FlushInterval: -1, CheckpointEvery: -1, CheckpointInterval: -1},
-			Config{QueueSize: 10000, BatchSize: 256, FlushInterval: 200 * time.Millisecond, CheckpointEvery: 1000, CheckpointInterval: time.Minute}},
+			Config{QueueSize: 10000, BatchSize: 512, FlushInterval: 200 * time.Millisecond, CheckpointEvery: 1000, CheckpointInterval: time.Minute}},
 		{"kept", Config{Sync: true, QueueSize: 5, BatchSize: 2, FlushInterval: time.Second, CheckpointEvery: 7, CheckpointInterval: time.Hour, Logger: lg},
 			Config{Sync: true, QueueSize: 5, BatchSize: 2, FlushInterval: time.Second, CheckpointEvery: 7, CheckpointInterval: time.Hour, Logger: lg}},
 	}

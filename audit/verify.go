@@ -177,7 +177,7 @@ func (v *verifier) segment(sg *segment, err error) *Break {
 		if hashOf([]byte(sg.raw[i])) != r.Hash { // the same content, stored otherwise
 			return &Break{N: r.N, Kind: BreakEdited, Reason: "stored record does not match its hash"}
 		}
-		if sg.format == 2 && (len(sg.short[i]) != shortHashLen || r.Hash[:shortHashLen] != sg.short[i]) {
+		if sg.format >= 2 && (len(sg.short[i]) != shortHashLen || r.Hash[:shortHashLen] != sg.short[i]) {
 			return &Break{N: r.N, Kind: BreakEdited, Reason: "record content does not match its stored hash"}
 		}
 		if v.rep.Records == 0 {
@@ -196,7 +196,7 @@ func (v *verifier) segment(sg *segment, err error) *Break {
 	if n := sg.first + int64(len(sg.records)); n <= sg.last {
 		return missing(n, sg.last)
 	}
-	if sg.format == 2 && v.prev.Hash != sg.hash {
+	if sg.format >= 2 && v.prev.Hash != sg.hash {
 		return &Break{N: sg.last, Kind: BreakEdited, Reason: "segment content does not end in its stored hash"}
 	}
 	if !from.Equal(sg.from) || !to.Equal(sg.to) {

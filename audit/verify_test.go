@@ -51,12 +51,17 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	// The chain is stored as segments 1-3, 4-7 and 8-10; the head (10) is
 	// signed by a checkpoint.
 	// In format 1 a line holds the canonical encoding; in format 2 the
-	// compact one ([n, time, ..., status, latency, requestId]).
-	pick := func(format int, v1, v2 string) string {
-		if format == 1 {
+	// compact one (n|time|...|status|latency|requestId); in format 3 too,
+	// with what repeats the line before left empty (all but n, time, the
+	// actor id, resource and request id in these segments).
+	pick := func(format int, v1, v2, v3 string) string {
+		switch format {
+		case 1:
 			return v1
+		case 2:
+			return v2
 		}
-		return v2
+		return v3
 	}
 	tests := func(format int) []struct {
 		name   string
@@ -71,8 +76,8 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			n      int64
 		}
 		edited, editedAt := BreakEdited, int64(6)
-		if format == 2 {
-			// Format 2 stores content, not bytes: a line that decodes to
+		if format >= 2 {
+			// Formats 2 and 3 store content, not bytes: a line that decodes to
 			// the same fields (a status of 0200) is the same record.
 			edited, editedAt = "", 0
 		}
@@ -80,7 +85,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			{"untouched", func(*testing.T, store.DB, string) {}, "", 0},
 			{"edit", func(t *testing.T, db store.DB, chain string) {
 				editLines(t, db, recordID(chain, 4), func(lines []string) []string {
-					lines[1] = strings.Replace(lines[1], pick(format, `"status":200`, `|200|`), pick(format, `"status":204`, `|204|`), 1) // n=5
+					lines[1] = strings.Replace(lines[1], pick(format, `"status":200`, `|200|`, `|req-5`), pick(format, `"status":204`, `|204|`, `|req-9`), 1) // n=5
 					return lines
 				})
 			}, BreakEdited, 5},
@@ -88,7 +93,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				// Equivalent content, other bytes: in format 1 the stored
 				// bytes are what the hash covers.
 				editLines(t, db, recordID(chain, 4), func(lines []string) []string {
-					lines[2] = strings.Replace(lines[2], pick(format, `{"v":1,`, `|200|`), pick(format, `{ "v":1,`, `|0200|`), 1) // n=6
+					lines[2] = strings.Replace(lines[2], pick(format, `{"v":1,`, `|200|`, `|||req-6`), pick(format, `{ "v":1,`, `|0200|`, `|0200|1.25|req-6`), 1) // n=6
 					return lines
 				})
 			}, edited, editedAt},
@@ -125,7 +130,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			{"tail truncation inside the last segment", func(t *testing.T, db store.DB, chain string) {
 				// The forger keeps record 8 and fixes the segment's metadata.
 				editSegment(t, db, recordID(chain, 8), func(d store.Doc) {
-					if format == 2 {
+					if format >= 2 {
 						sg, err := segmentFromDoc(d)
 						if err != nil {
 							t.Fatal(err)
@@ -150,7 +155,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}, BreakMalformed, 9},
 			{"undecodable record", func(t *testing.T, db store.DB, chain string) {
 				editLines(t, db, recordID(chain, 8), func(lines []string) []string {
-					lines[2] = strings.Replace(lines[2], pick(format, `"n":10`, ` 10|`), pick(format, `"n":"ten"`, ` ten|`), 1)
+					lines[2] = strings.Replace(lines[2], pick(format, `"n":10`, ` 10|`, ` 10|`), pick(format, `"n":"ten"`, ` ten|`, ` ten|`), 1)
 					return lines
 				})
 			}, BreakMalformed, 8},
@@ -169,7 +174,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		}
 	}
 	for name, db := range databases(t) {
-		for _, format := range []int{1, 2} {
+		for _, format := range []int{1, 2, 3} {
 			t.Run(fmt.Sprintf("%s/format=%d", name, format), func(t *testing.T) {
 				for _, tt := range tests(format) {
 					t.Run(tt.name, func(t *testing.T) {

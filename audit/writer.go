@@ -59,25 +59,21 @@ func (s *Service) run() {
 	}
 }
 
-// drain stores queued items in batches of at most BatchSize, as long as a
-// whole batch is queued, and then, when all is set, the rest too. Records
-// left waiting are stored within FlushInterval.
+// drain stores the items that were queued when the writer woke, in
+// batches of at most BatchSize: whole batches only, unless all is set.
+// Items queued while it writes wait for their own wakeup (a full batch,
+// an urgent item, FlushInterval): chasing them would store a trickle of
+// tiny segments under load, each costing the store a transaction of its
+// own, and split a caller's batch in two behind its back. Records left
+// waiting are stored within FlushInterval.
 func (s *Service) drain(batch []item, heads map[string]*head, all bool) {
-	for {
-		n := len(s.queue)
-		if n == 0 || (!all && n < s.cfg.BatchSize) {
-			return
-		}
+	left := len(s.queue) // only the writer receives: these stay queued
+	for left > 0 && (all || left >= s.cfg.BatchSize) {
 		batch = batch[:0]
-		for len(batch) < s.cfg.BatchSize {
-			select {
-			case it := <-s.queue:
-				batch = append(batch, it)
-				continue
-			default:
-			}
-			break
+		for len(batch) < min(left, s.cfg.BatchSize) {
+			batch = append(batch, <-s.queue)
 		}
+		left -= len(batch)
 		s.write(batch, heads)
 	}
 }
@@ -173,9 +169,16 @@ type segmentRef struct {
 func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads map[string]*head) {
 	races, failures := 0, 0
 	// canon holds one record's canonical encoding (what its hash covers);
-	// b builds segments in compact lines, its buffer reused throughout.
-	var canon []byte
-	b := segmentBuilder{compact: !s.format1}
+	// b builds segments in compact lines. Both buffers are the writer's and
+	// live across batches: regrowing them for every batch allocated more
+	// than storing the batch did.
+	canon := s.canon[:0]
+	defer func() { s.canon = canon }()
+	b := &s.seg
+	b.format = s.format
+	if b.format == 0 {
+		b.format = newestFormat
+	}
 	giveUp := func(live []*chainWork, err error) {
 		for _, w := range live {
 			w.err = fmt.Errorf("audit: append to chain %q: %w", w.chain, err)
@@ -213,11 +216,10 @@ func (s *Service) appendSegments(ctx context.Context, work []*chainWork, heads m
 				for _, r := range rest[:k] {
 					n++
 					r.N, r.Prev = n, prev
-					ts := store.FormatTime(r.Time)
-					canon = r.appendCanonical(canon[:0], ts)
+					canon = r.appendCanonical(canon[:0])
 					r.Hash = hashOf(canon)
 					prev = r.Hash
-					b.add(r, canon, ts)
+					b.add(r, canon)
 				}
 				docs = append(docs, b.doc())
 				refs = append(refs, segmentRef{w: w, count: k})

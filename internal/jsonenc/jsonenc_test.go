@@ -40,3 +40,20 @@ func FuzzAppendFloat(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendString encodes strings like those of an audit record and
+// of a stored segment: plain ASCII, with a few characters to escape.
+func BenchmarkAppendString(b *testing.B) {
+	for name, s := range map[string]string{
+		"kind=plain":   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) skybridge-ios/1.2.3",
+		"kind=escapes": `{"a":"<b>&c</b>","d":"\u00e9"}` + "\t\n",
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 256)
+			for b.Loop() {
+				buf = AppendString(buf[:0], s)
+			}
+		})
+	}
+}
