@@ -9,6 +9,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/connectors"
 	"github.com/skybridgehq/skybridge/connectors/internal/confmap"
+	"github.com/skybridgehq/skybridge/connectors/internal/conncore"
 )
 
 // Defaults of the config fields (see the package doc).
@@ -21,7 +22,7 @@ const (
 	// MaxIdleConnsPerHost is how many idle connections the connector's
 	// transport keeps to its host, so that many concurrent calls reuse
 	// connections instead of dialing.
-	MaxIdleConnsPerHost = 256
+	MaxIdleConnsPerHost = conncore.MaxIdleConnsPerHost
 )
 
 // settings is a connector's config, read and checked.

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"strings"
 
 	"github.com/skybridgehq/skybridge/connectors"
+	"github.com/skybridgehq/skybridge/connectors/internal/conncore"
 )
 
 // fail builds a call's *connectors.Error and logs it at debug level (the
@@ -33,23 +31,17 @@ func (c *Connector) redact(s string) string { return c.redactor.Replace(s) }
 // *url.Error wrapper is dropped: it quotes the URL, which may carry an
 // apiKey.
 func (c *Connector) transportFailure(ctx context.Context, o *operation, what string, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var ne net.Error
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout()):
+	outcome, cause := conncore.TransportOutcome(ctx, err)
+	switch outcome {
+	case conncore.TimedOut:
 		return c.fail(ctx, o.name, connectors.KindTimeout, 0, nil,
-			fmt.Sprintf("%s: no answer before the deadline (config.timeout %s or the caller's, whichever is sooner) while %s", o.label, c.s.timeout, what),
-			errors.Join(context.DeadlineExceeded, err))
-	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
+			fmt.Sprintf("%s: no answer before the deadline (config.timeout %s or the caller's, whichever is sooner) while %s", o.label, c.s.timeout, what), cause)
+	case conncore.Cancelled:
 		return c.fail(ctx, o.name, connectors.KindTimeout, 0, nil,
-			fmt.Sprintf("%s: call cancelled while %s", o.label, what), errors.Join(context.Canceled, err))
+			fmt.Sprintf("%s: call cancelled while %s", o.label, what), cause)
 	}
 	return c.fail(ctx, o.name, connectors.KindUnavailable, 0, nil,
-		fmt.Sprintf("%s: %s failed: %s", o.label, what, c.redact(err.Error())), err)
+		fmt.Sprintf("%s: %s failed: %s", o.label, what, c.redact(cause.Error())), cause)
 }
 
 // tokenFailure classifies a failed OAuth2 token fetch. An endpoint that
@@ -78,22 +70,4 @@ func (c *Connector) tooLarge(ctx context.Context, o *operation) error {
 // scrub returns a failure's decoded body with the connector's credentials
 // (and the OAuth2 access token of the call) replaced: a system that echoes
 // what it got must not pass them on to a flow's error handling.
-func (c *Connector) scrub(v any, token string) any {
-	switch t := v.(type) {
-	case string:
-		s := c.redactor.Replace(t)
-		if token != "" {
-			s = strings.ReplaceAll(s, token, "[redacted]")
-		}
-		return s
-	case map[string]any:
-		for k, e := range t {
-			t[k] = c.scrub(e, token)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = c.scrub(e, token)
-		}
-	}
-	return v
-}
+func (c *Connector) scrub(v any, token string) any { return conncore.Scrub(v, c.redactor, token) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/connectors"
 	"github.com/skybridgehq/skybridge/connectors/internal/confmap"
+	"github.com/skybridgehq/skybridge/connectors/internal/conncore"
 )
 
 // Defaults of the config fields (see the package doc).
@@ -20,7 +21,7 @@ const (
 	DefaultMaxResponseBytes = 8 << 20
 	// MaxIdleConnsPerHost is how many idle connections the connector's
 	// transport keeps to its endpoint's host.
-	MaxIdleConnsPerHost = 256
+	MaxIdleConnsPerHost = conncore.MaxIdleConnsPerHost
 )
 
 // settings is a connector's config, read and checked.

@@ -2,14 +2,12 @@ package soap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 
 	"github.com/skybridgehq/skybridge/connectors"
 	"github.com/skybridgehq/skybridge/connectors/internal/confmap"
+	"github.com/skybridgehq/skybridge/connectors/internal/conncore"
 )
 
 // fail builds a call's *connectors.Error and logs it at debug level (the
@@ -32,23 +30,17 @@ func (c *Connector) redact(s string) string { return c.redactor.Replace(s) }
 // KindUnavailable. The *url.Error wrapper is dropped: it quotes the
 // endpoint, which may carry a secret in its query.
 func (c *Connector) transportFailure(ctx context.Context, o *operation, what string, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var ne net.Error
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout()):
+	outcome, cause := conncore.TransportOutcome(ctx, err)
+	switch outcome {
+	case conncore.TimedOut:
 		return c.fail(ctx, o.name, connectors.KindTimeout, 0, nil,
-			fmt.Sprintf("operation %s: no answer before the deadline (config.timeout %s or the caller's, whichever is sooner) while %s", o.name, c.s.timeout, what),
-			errors.Join(context.DeadlineExceeded, err))
-	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
+			fmt.Sprintf("%s: no answer before the deadline (config.timeout %s or the caller's, whichever is sooner) while %s", "operation "+o.name, c.s.timeout, what), cause)
+	case conncore.Cancelled:
 		return c.fail(ctx, o.name, connectors.KindTimeout, 0, nil,
-			fmt.Sprintf("operation %s: call cancelled while %s", o.name, what), errors.Join(context.Canceled, err))
+			fmt.Sprintf("%s: call cancelled while %s", "operation "+o.name, what), cause)
 	}
 	return c.fail(ctx, o.name, connectors.KindUnavailable, 0, nil,
-		fmt.Sprintf("operation %s: %s failed: %s", o.name, what, c.redact(err.Error())), err)
+		fmt.Sprintf("%s: %s failed: %s", "operation "+o.name, what, c.redact(cause.Error())), cause)
 }
 
 func (c *Connector) tooLarge(ctx context.Context, o *operation) error {
@@ -59,21 +51,7 @@ func (c *Connector) tooLarge(ctx context.Context, o *operation) error {
 // scrub returns a failure's body with the connector's credentials
 // replaced: a system that echoes what it got must not pass them on to a
 // flow's error handling.
-func (c *Connector) scrub(v any) any {
-	switch t := v.(type) {
-	case string:
-		return c.redactor.Replace(t)
-	case map[string]any:
-		for k, e := range t {
-			t[k] = c.scrub(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = c.scrub(e)
-		}
-	}
-	return v
-}
+func (c *Connector) scrub(v any) any { return conncore.Scrub(v, c.redactor) }
 
 // scalarText is a header value's text.
 func scalarText(v any) (string, bool) { return confmap.Scalar(v) }

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/skybridgehq/skybridge/connectors"
+	"github.com/skybridgehq/skybridge/connectors/internal/conncore"
 )
 
 // Type is the "soap" connector type, to register with the orchestration
@@ -70,12 +70,7 @@ func New(spec connectors.Spec, opts connectors.Options) (connectors.Connector, e
 func NewConnector(spec connectors.Spec, opts connectors.Options) (*Connector, error) {
 	sp, errs := readSpec(spec, true)
 	if len(errs) > 0 {
-		all := make([]error, 0, len(errs)+1)
-		all = append(all, ErrInvalidSpec)
-		for _, e := range errs {
-			all = append(all, e)
-		}
-		return nil, fmt.Errorf("connector %s: %w", spec.Name, errors.Join(all...))
+		return nil, conncore.SpecError(spec.Name, ErrInvalidSpec, errs)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -87,17 +82,7 @@ func NewConnector(spec connectors.Spec, opts connectors.Options) (*Connector, er
 	logger := opts.Logger.With("connector", spec.Name)
 	c := &Connector{name: spec.Name, s: s, logger: logger, scope: opts.Scope, now: opts.Now,
 		envelope: newEnvelopeParts(s.version, s.namespaces)}
-	c.transport = &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: s.timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       s.tls,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          2 * MaxIdleConnsPerHost,
-		MaxIdleConnsPerHost:   MaxIdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   s.timeout,
-		ExpectContinueTimeout: time.Second,
-	}
+	c.transport = conncore.Transport(s.timeout, s.tls)
 	c.client = &http.Client{
 		Transport: c.transport,
 		// Redirects are answers, not followed: following one could carry

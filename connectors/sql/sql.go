@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skybridgehq/skybridge/connectors"
+	"github.com/skybridgehq/skybridge/connectors/internal/conncore"
 )
 
 // Type is the "sql" connector type, to register with the orchestration
@@ -68,12 +69,7 @@ func New(spec connectors.Spec, opts connectors.Options) (connectors.Connector, e
 func NewConnector(spec connectors.Spec, opts connectors.Options) (*Connector, error) {
 	sp, errs := readSpec(spec, true)
 	if len(errs) > 0 {
-		all := make([]error, 0, len(errs)+1)
-		all = append(all, ErrInvalidSpec)
-		for _, e := range errs {
-			all = append(all, e)
-		}
-		return nil, fmt.Errorf("connector %s: %w", spec.Name, errors.Join(all...))
+		return nil, conncore.SpecError(spec.Name, ErrInvalidSpec, errs)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
