@@ -221,7 +221,6 @@ func (p *param) coerce(v any) (any, *InputError) {
 		}
 		v = ss[0]
 	}
-	bad := &InputError{Field: p.Name, Message: "must be " + article(p.Type)}
 	switch p.Type {
 	case TypeString:
 		if s, ok := v.(string); ok {
@@ -234,11 +233,11 @@ func (p *param) coerce(v any) (any, *InputError) {
 			f, ok = pf, err == nil
 		}
 		if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, bad
+			return nil, p.typeError()
 		}
 		if p.Type == TypeInteger {
 			if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-				return nil, bad
+				return nil, p.typeError()
 			}
 			return int(f), nil
 		}
@@ -278,12 +277,18 @@ func (p *param) coerce(v any) (any, *InputError) {
 				if json.Unmarshal([]byte(x), &l) == nil {
 					return l, nil
 				}
-				return nil, bad
+				return nil, p.typeError()
 			}
 			return []any{x}, nil
 		}
 	}
-	return nil, bad
+	return nil, p.typeError()
+}
+
+// typeError is the error of a value that is not of p's type. It is built
+// only on failure: coerce runs on every input of every flow call.
+func (p *param) typeError() *InputError {
+	return &InputError{Field: p.Name, Message: "must be " + article(p.Type)}
 }
 
 // toFloat returns numbers as float64.
