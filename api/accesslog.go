@@ -3,6 +3,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -22,7 +23,7 @@ func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			ww := observe(w, r)
+			ww := observe(w)
 			defer func() {
 				status := ww.Status()
 				if status == 0 {
@@ -69,13 +70,38 @@ func routeLabel(r *http.Request) string {
 	if st != nil && st.routeCtx == rctx && st.route != "" {
 		return st.route
 	}
-	p := rctx.RoutePattern()
+	p := routePattern(rctx)
 	if p == "" {
 		p = unmatchedRoute
 	}
 	if st != nil {
 		st.route, st.routeCtx = p, rctx
 	}
+	return p
+}
+
+// routePatterns remembers the pattern chi builds from each sequence of
+// (sub-)router patterns: chi joins and trims them anew on every call,
+// while a router has only so many routes. Sequences of more than
+// maxPatternDepth parts are built each time.
+var routePatterns sync.Map // patternKey → string
+
+const maxPatternDepth = 4
+
+type patternKey [maxPatternDepth]string
+
+// routePattern is rctx.RoutePattern(), remembered.
+func routePattern(rctx *chi.Context) string {
+	if len(rctx.RoutePatterns) > maxPatternDepth {
+		return rctx.RoutePattern()
+	}
+	var k patternKey
+	copy(k[:], rctx.RoutePatterns)
+	if p, ok := routePatterns.Load(k); ok {
+		return p.(string)
+	}
+	p := rctx.RoutePattern()
+	routePatterns.Store(k, p)
 	return p
 }
 

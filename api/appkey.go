@@ -62,7 +62,7 @@ func (a *API) appKey(next http.Handler) http.Handler {
 			a.fail(w, r, fmt.Errorf("open the database of %s/%s: %w", env.AppID, env.Name, err))
 			return
 		}
-		kctx := withKeyedCall(ctx, &keyedCall{env: env, db: db, server: server})
+		kctx := withKeyedCall(ctx, keyedCall{env: env, db: db, server: server})
 		noteEnvironment(kctx, env, server)
 		if kctx != ctx {
 			r = r.WithContext(kctx)

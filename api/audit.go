@@ -108,7 +108,7 @@ func Audit(a Auditor) func(http.Handler) http.Handler {
 				r = r.WithContext(context.WithValue(r.Context(), auditNoteKey{}, note))
 			}
 			note.actor = audit.Actor{Kind: audit.ActorAnonymous}
-			ww := observe(w, r)
+			ww := observe(w)
 			defer func() {
 				status := ww.Status()
 				if status == 0 {

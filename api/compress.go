@@ -31,6 +31,10 @@ var compressibleTypes = map[string]bool{
 	"text/html":            true,
 }
 
+// varyAcceptEncoding is the Vary value of a compressible answer, shared
+// by all (capacity 1: an Add copies it rather than writing into it).
+var varyAcceptEncoding = []string{"Accept-Encoding"}[:1:1]
+
 var gzipWriters = sync.Pool{New: func() any {
 	w, _ := gzip.NewWriterLevel(nil, compressLevel)
 	return w
@@ -47,8 +51,12 @@ func Compress() func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			cw := &compressWriter{ResponseWriter: w}
-			defer cw.close()
+			cw := compressWriters.Get().(*compressWriter)
+			cw.ResponseWriter = w
+			defer func() {
+				cw.close()
+				cw.release()
+			}()
 			next.ServeHTTP(cw, r)
 		})
 	}
@@ -72,6 +80,10 @@ func acceptsGzip(h string) bool {
 	}
 	return false
 }
+
+// compressWriters are reused: a writer (with the buffer it grew) is
+// worth keeping, as every request that accepts gzip needs one.
+var compressWriters = sync.Pool{New: func() any { return new(compressWriter) }}
 
 // compressWriter buffers the start of a body until it knows whether to
 // compress it.
@@ -130,7 +142,11 @@ func (cw *compressWriter) decide(big bool) error {
 	compressible := compressibleTypes[mt] && h.Get("Content-Encoding") == "" &&
 		cw.status != http.StatusNoContent && cw.status != http.StatusNotModified
 	if compressible {
-		h.Add("Vary", "Accept-Encoding")
+		if _, ok := h["Vary"]; ok {
+			h.Add("Vary", "Accept-Encoding")
+		} else {
+			h["Vary"] = varyAcceptEncoding
+		}
 	}
 	if compressible && big {
 		h.Set("Content-Encoding", "gzip")
@@ -140,7 +156,7 @@ func (cw *compressWriter) decide(big bool) error {
 	}
 	cw.ResponseWriter.WriteHeader(cw.status)
 	buf := cw.buf
-	cw.buf = nil
+	cw.buf = buf[:0]
 	if len(buf) == 0 {
 		return nil
 	}
@@ -179,6 +195,18 @@ func (cw *compressWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap serves http.ResponseController.
 func (cw *compressWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }
+
+// release clears cw, keeping its buffer, and returns it to
+// compressWriters. The handler is done with it: a writer must not be used
+// after ServeHTTP returns.
+func (cw *compressWriter) release() {
+	buf := cw.buf[:0]
+	if cap(buf) > 4*compressMinSize {
+		buf = nil
+	}
+	*cw = compressWriter{buf: buf}
+	compressWriters.Put(cw)
+}
 
 // close ends the response: a small body goes out uncompressed, a
 // compressed one gets its trailer.

@@ -43,6 +43,10 @@ type requestState struct {
 	// then needs no context value of its own.
 	keyed    keyedCall
 	hasKeyed bool
+	// w wraps the request's response writer (wrapwriter.go).
+	w responseWriter
+	// ctx is the request's context (requestctx.go).
+	ctx requestCtx
 }
 
 func requestStateFrom(ctx context.Context) *requestState {
@@ -80,12 +84,12 @@ type keyedCall struct {
 
 // withKeyedCall returns ctx carrying k: in the request's state behind
 // RequestID (always, in New), else in a context value of its own.
-func withKeyedCall(ctx context.Context, k *keyedCall) context.Context {
+func withKeyedCall(ctx context.Context, k keyedCall) context.Context {
 	if st := requestStateFrom(ctx); st != nil {
-		st.keyed, st.hasKeyed = *k, true
+		st.keyed, st.hasKeyed = k, true
 		return ctx
 	}
-	return context.WithValue(ctx, keyedKey{}, k)
+	return context.WithValue(ctx, keyedKey{}, &k)
 }
 
 // DBFrom returns the database of the request's app environment, or nil

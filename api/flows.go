@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/orchestration"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
 )
@@ -137,17 +139,39 @@ func flowUser(u auth.User) *orchestration.User {
 func writeFlowResult(w http.ResponseWriter, r *http.Request, a *API, res *orchestration.Result) {
 	h := w.Header()
 	if res.Cache != "" {
-		h.Set(CacheHeader, string(res.Cache))
+		h[CacheHeader] = cacheStateValue(res.Cache)
 	}
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"] = noStoreValue
 	if res.JSON != nil {
-		h.Set("Content-Type", "application/json")
+		h["Content-Type"] = jsonContentTypeValue
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(res.JSON)
-		_, _ = w.Write([]byte{'\n'})
+		_, _ = w.Write(newline)
 		return
 	}
 	a.respond(w, r, http.StatusOK, res.Output)
+}
+
+// Header values every flow answer sends, shared rather than allocated per
+// answer. Each has capacity 1, so that an Add to a header that holds one
+// copies it instead of writing into the shared array.
+var (
+	noStoreValue         = []string{"no-store"}[:1:1]
+	jsonContentTypeValue = []string{"application/json"}[:1:1]
+	cacheStateValues     = map[cache.State][]string{
+		cache.Hit:   []string{string(cache.Hit)}[:1:1],
+		cache.Miss:  []string{string(cache.Miss)}[:1:1],
+		cache.Stale: []string{string(cache.Stale)}[:1:1],
+	}
+	newline = []byte{'\n'}
+)
+
+// cacheStateValue is the X-Skybridge-Cache value of state.
+func cacheStateValue(state cache.State) []string {
+	if v, ok := cacheStateValues[state]; ok {
+		return v
+	}
+	return []string{string(state)}
 }
 
 // maxQueryInputs bounds the query parameters a flow takes.
@@ -155,19 +179,11 @@ const maxQueryInputs = 100
 
 // flowInput reads a flow call's input: the query parameters (a repeated
 // one as a list of strings), then, for a POST with a body, the members of
-// its JSON object.
+// its JSON object. A malformed query parameter is a 400 naming it.
 func flowInput(r *http.Request) (map[string]any, error) {
-	q := r.URL.Query()
-	if len(q) > maxQueryInputs {
-		return nil, fmt.Errorf("%w: at most %d query parameters", ErrInvalidInput, maxQueryInputs)
-	}
-	in := make(map[string]any, len(q))
-	for k, vs := range q {
-		if len(vs) == 1 {
-			in[k] = vs[0]
-		} else {
-			in[k] = vs
-		}
+	in, err := queryInput(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
 	}
 	if r.Method != http.MethodPost || r.Body == nil || r.ContentLength == 0 {
 		return in, nil
@@ -178,6 +194,45 @@ func flowInput(r *http.Request) (map[string]any, error) {
 	}
 	for k, v := range body {
 		in[k] = v
+	}
+	return in, nil
+}
+
+// queryInput parses a raw query string into flow inputs: each parameter
+// once as a string, a repeated one as a list of strings. It reads the
+// query once, straight into the input map (url.ParseQuery would build a
+// map of lists first).
+func queryInput(raw string) (map[string]any, error) {
+	in := make(map[string]any, min(strings.Count(raw, "&")+1, maxQueryInputs))
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		if strings.Contains(pair, ";") {
+			return nil, fmt.Errorf("%w: query parameter %q: ';' does not separate parameters, '&' does", ErrInvalidInput, pair)
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, onField(k, fmt.Errorf("%w: the parameter name is not URL-encoded correctly", ErrInvalidInput))
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, onField(key, fmt.Errorf("%w: the value is not URL-encoded correctly", ErrInvalidInput))
+		}
+		switch prev := in[key].(type) {
+		case nil:
+			if len(in) == maxQueryInputs {
+				return nil, fmt.Errorf("%w: at most %d query parameters", ErrInvalidInput, maxQueryInputs)
+			}
+			in[key] = val
+		case string:
+			in[key] = []string{prev, val}
+		case []string:
+			in[key] = append(prev, val)
+		}
 	}
 	return in, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,22 +37,57 @@ func Metrics(reg prometheus.Registerer) (func(http.Handler) http.Handler, error)
 	if err := register(reg, &duration); err != nil {
 		return nil, err
 	}
+	series := &httpSeries{requests: requests, duration: duration}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			ww := observe(w, r)
+			ww := observe(w)
 			defer func() {
 				status := ww.Status()
 				if status == 0 {
 					status = http.StatusOK
 				}
-				route, method := routeLabel(r), methodLabel(r.Method)
-				requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-				duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+				s := series.of(routeLabel(r), methodLabel(r.Method), status)
+				s.requests.Inc()
+				s.duration.Observe(time.Since(start).Seconds())
 			}()
 			next.ServeHTTP(ww, r)
 		})
 	}, nil
+}
+
+// httpSeries keeps the counter and histogram of each route, method and
+// status once looked up: the vectors' own lookup hashes and checks the
+// label values and allocates on every call, while the set of series is
+// small and bounded (route patterns, standard methods, statuses).
+type httpSeries struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	known    sync.Map // seriesKey → *seriesPair
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type seriesPair struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// of returns the series of one route, method and status.
+func (h *httpSeries) of(route, method string, status int) *seriesPair {
+	k := seriesKey{route, method, status}
+	if p, ok := h.known.Load(k); ok {
+		return p.(*seriesPair)
+	}
+	p := &seriesPair{
+		requests: h.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+		duration: h.duration.WithLabelValues(route, method),
+	}
+	got, _ := h.known.LoadOrStore(k, p)
+	return got.(*seriesPair)
 }
 
 // register registers *c with reg, or swaps in the equal collector reg

@@ -202,7 +202,7 @@ func TestObjectIdempotencyReleasesOnServerError(t *testing.T) {
 	send := func() *httptest.ResponseRecorder {
 		r := httptest.NewRequestWithContext(t.Context(), "POST", "/v1/collections/c/objects", strings.NewReader(`{"a":1}`))
 		r.Header.Set(IdempotencyKeyHeader, "k")
-		r = r.WithContext(withKeyedCall(r.Context(), &keyedCall{env: env}))
+		r = r.WithContext(withKeyedCall(r.Context(), keyedCall{env: env}))
 		w := httptest.NewRecorder()
 		h(w, r)
 		return w

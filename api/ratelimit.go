@@ -110,32 +110,30 @@ func (a *API) rateLimit(next http.Handler) http.Handler {
 			a.rateLimitFailed(ctx, err, false)
 		}
 		type check struct {
-			scope, key string
-			policy     ratelimit.Policy
+			scope  string
+			policy ratelimit.Policy
 		}
-		checks := make([]check, 0, 2)
+		// The keys are built only for the limits in force: a limit that
+		// is off costs no strings.
+		var checks [2]check
 		if !IsServerCall(ctx) {
-			client := "ip:" + clientHost(r)
-			if u, ok := UserFrom(ctx); ok {
-				client = "user:" + u.ID
-			}
-			checks = append(checks, check{scopeClient, "client:" + env.DB + ":" + client, pol.client})
+			checks[0] = check{scopeClient, pol.client}
 		}
-		checks = append(checks, check{scopeEnvironment, "env:" + env.DB, pol.env})
+		checks[1] = check{scopeEnvironment, pol.env}
 		var (
 			shown       ratelimit.Result
 			shownPolicy ratelimit.Policy
 			have        bool
 		)
 		for _, c := range checks {
-			if c.policy.Disabled() {
+			if c.scope == "" || c.policy.Disabled() {
 				continue
 			}
 			if time.Now().UnixNano() < rl.downTill.Load() {
 				break
 			}
 			dctx, cancel := context.WithTimeout(ctx, rateLimitTimeout)
-			res, err := rl.limiter.Allow(dctx, c.key, c.policy)
+			res, err := rl.limiter.Allow(dctx, rateKey(r, c.scope, env.DB), c.policy)
 			cancel()
 			if err != nil {
 				a.rateLimitFailed(ctx, err, true)
@@ -161,6 +159,18 @@ func (a *API) rateLimit(next http.Handler) http.Handler {
 }
 
 // setRateLimitHeaders writes the RateLimit-* fields of res under p.
+// rateKey is the limiter key of one scope of r's environment database:
+// the environment, or the client (its user, else its address) in it.
+func rateKey(r *http.Request, scope, db string) string {
+	if scope == scopeEnvironment {
+		return "env:" + db
+	}
+	if u, ok := UserFrom(r.Context()); ok {
+		return "client:" + db + ":user:" + u.ID
+	}
+	return "client:" + db + ":ip:" + clientHost(r)
+}
+
 func setRateLimitHeaders(h http.Header, res ratelimit.Result, p ratelimit.Policy) {
 	h.Set("RateLimit-Limit", strconv.FormatInt(res.Limit, 10))
 	h.Set("RateLimit-Remaining", strconv.FormatInt(res.Remaining, 10))

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // errPanic is what a recovered panic is reported as: an internal error.
@@ -29,7 +27,7 @@ func Recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 			// the access log's wrapper) is not wrapped again.
 			ww, ok := w.(statusWriter)
 			if !ok {
-				ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+				ww = &responseWriter{ResponseWriter: w}
 			}
 			defer func() {
 				rv := recover()

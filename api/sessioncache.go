@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/skybridgehq/skybridge/auth"
@@ -63,13 +65,17 @@ func (a *API) checkSession(ctx context.Context, env auth.Environment, db store.D
 // deleted user, pruning) removes the cached session checks of that user
 // or session from c at once: write-through, whoever writes.
 func SessionCacheStore(p store.Provider, c cache.Cache, log *slog.Logger) store.Provider {
-	return sessionProvider{Provider: p, c: c, log: log}
+	return sessionProvider{Provider: p, c: c, log: log, wrapped: new(sync.Map)}
 }
 
 type sessionProvider struct {
 	store.Provider
 	c   cache.Cache
 	log *slog.Logger
+	// wrapped keeps the wrapper of each database by name, as a store.DB
+	// holding a sessionDB: every /v1 request asks for its database, and
+	// the wrapper (with its namespace) need not be built each time.
+	wrapped *sync.Map
 }
 
 func (p sessionProvider) DB(ctx context.Context, name string) (store.DB, error) {
@@ -81,7 +87,19 @@ func (p sessionProvider) DB(ctx context.Context, name string) (store.DB, error) 
 	if !ok {
 		return db, nil
 	}
-	return sessionDB{DB: db, p: p, ns: cache.NewNamespace(appID, env)}, nil
+	if w, ok := p.wrapped.Load(name); ok && sameDB(w.(sessionDB).DB, db) {
+		return w.(store.DB), nil
+	}
+	var w store.DB = sessionDB{DB: db, p: p, ns: cache.NewNamespace(appID, env)}
+	p.wrapped.Store(name, w)
+	return w, nil
+}
+
+// sameDB reports whether a and b are the same database handle (the
+// adapters hand out pointers; a handle of a type that cannot be compared
+// is never taken for the same).
+func sameDB(a, b store.DB) bool {
+	return reflect.TypeOf(a) == reflect.TypeOf(b) && reflect.TypeOf(a).Comparable() && a == b
 }
 
 type sessionDB struct {

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // Timeout puts a deadline of d on every request's context. Handlers (and
@@ -28,17 +26,28 @@ func Timeout(d time.Duration) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			ctx, cancel := context.WithTimeout(r.Context(), d)
-			defer cancel()
 			// A writer that already tells its status (the access log's
 			// wrapper, or the compressor inside it) is not wrapped again:
 			// one allocation less on every request.
 			ww, ok := w.(statusWriter)
 			if !ok {
-				mw := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+				mw := &responseWriter{ResponseWriter: w}
 				w, ww = mw, mw
 			}
-			next.ServeHTTP(w, r.WithContext(ctx))
+			ctx := r.Context()
+			if st := requestStateFrom(ctx); st != nil && ctx == context.Context(&st.ctx) && st.ctx.deadline.IsZero() {
+				// Straight behind RequestID (always, in New): the
+				// request's own context takes the deadline, and starts
+				// its timer only if someone waits for it
+				// (requestctx.go); RequestID releases it.
+				st.ctx.deadline = time.Now().Add(d)
+				next.ServeHTTP(w, r)
+			} else {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, d)
+				defer cancel()
+				next.ServeHTTP(w, r.WithContext(ctx))
+			}
 			if ww.Status() == 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				writeProblem(w, r, problemFor(ErrTimeout))
 			}

@@ -204,7 +204,7 @@ type Service struct {
 	log     *slog.Logger
 
 	mu     sync.Mutex
-	slots  map[string]*slot // appID/env → live plan of this node
+	slots  map[slotKey]*slot // live plans of this node
 	closed atomic.Bool
 }
 
@@ -222,7 +222,7 @@ func NewService(sys store.DB, kr *keyring.Keyring, b Builder, cfg Config) *Servi
 		builder: b,
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "deploy"),
-		slots:   map[string]*slot{},
+		slots:   map[slotKey]*slot{},
 	}
 }
 
@@ -231,7 +231,7 @@ func NewService(sys store.DB, kr *keyring.Keyring, b Builder, cfg Config) *Servi
 func (s *Service) Close() error {
 	s.mu.Lock()
 	slots := s.slots
-	s.slots = map[string]*slot{}
+	s.slots = map[slotKey]*slot{}
 	s.closed.Store(true)
 	s.mu.Unlock()
 	var errs []error
@@ -251,5 +251,9 @@ func (s *Service) now() time.Time {
 	return s.cfg.Now().UTC().Truncate(time.Microsecond)
 }
 
-// envKey identifies an app environment in ids and maps.
+// envKey identifies an app environment in store ids.
 func envKey(appID, env string) string { return appID + "/" + env }
+
+// slotKey identifies an app environment in Service.slots: a struct, so
+// that the lookup on every request builds no string.
+type slotKey struct{ appID, env string }

@@ -112,7 +112,7 @@ func (s *Service) slotFor(appID, env string) (*slot, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	k := envKey(appID, env)
+	k := slotKey{appID, env}
 	sl := s.slots[k]
 	if sl == nil {
 		sl = &slot{appID: appID, env: env, sem: make(chan struct{}, 1)}
