@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -254,10 +255,10 @@ func New(deps Deps, cfg Config) (*API, error) {
 	r.Use(RequestID, AccessLog(a.log), metrics, Audit(auditor), Compress(), Recoverer(a.log), cors,
 		BodyLimit(cfg.MaxBodyBytes), Timeout(cfg.RequestTimeout), middleware.GetHead)
 	a.router = r
-	r.NotFound(markUnmatched(http.HandlerFunc(a.notFound)))
+	r.NotFound(markUnmatched(a.unknownRoute()))
 	r.MethodNotAllowed(markUnmatched(http.HandlerFunc(a.methodNotAllowed)))
 	a.bindOps(r, spec)
-	r.Mount("/v1", a.v1Router(spec))
+	a.bindV1(r, spec)
 	r.Mount("/admin/api", a.adminRouter(spec))
 
 	if a.openapi, err = spec.marshal(); err != nil {
@@ -266,14 +267,27 @@ func New(deps Deps, cfg Config) (*API, error) {
 	return a, nil
 }
 
-// v1Router is the app API: everything under /v1 needs an app key, except
-// the OpenAPI document. Route families bind into the keyed group.
-func (a *API) v1Router(spec *apiSpec) chi.Router {
-	v1 := chi.NewRouter()
-	// An unknown /v1 route still asks for a key first: without one the
-	// answer is 401, so that the route table stays private to key holders.
-	v1.NotFound(markUnmatched(a.appKey(http.HandlerFunc(a.notFound))))
-	v1.MethodNotAllowed(markUnmatched(http.HandlerFunc(a.methodNotAllowed)))
+// unknownRoute answers requests no route matches. An unknown /v1 route
+// still asks for a key first: without one the answer is 401, so that the
+// route table stays private to key holders.
+func (a *API) unknownRoute() http.Handler {
+	v1 := a.appKey(http.HandlerFunc(a.notFound))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/") {
+			v1.ServeHTTP(w, r)
+			return
+		}
+		a.notFound(w, r)
+	})
+}
+
+// bindV1 binds the app API into the root router r: everything under /v1
+// needs an app key, except the OpenAPI document. Route families bind into
+// the keyed group. The routes go into r's own tree under the /v1 prefix
+// (prefixRouter), not into a mounted sub-router: every app call is
+// matched once.
+func (a *API) bindV1(r chi.Router, spec *apiSpec) {
+	v1 := prefixRouter{r, "/v1"}
 	a.bindOpenAPI(v1, spec)
 	// Browser legs of OpenID sign-in: no key header can ride a redirect.
 	a.bindOIDCBrowser(v1, spec)
@@ -299,7 +313,6 @@ func (a *API) v1Router(spec *apiSpec) chi.Router {
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.
 	})
-	return v1
 }
 
 func checkDeps(deps Deps) error {
