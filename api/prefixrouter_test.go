@@ -12,7 +12,9 @@ func TestPrefixRouter(t *testing.T) {
 	t.Parallel()
 	root := chi.NewRouter()
 	p := prefixRouter{root, "/v1"}
-	ok := func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(chi.RouteContext(r.Context()).RoutePattern())) }
+	ok := func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(chi.RouteContext(r.Context()).RoutePattern()))
+	}
 	p.Get("/a/{id}", ok)
 	p.Group(func(g chi.Router) {
 		g.Use(func(next http.Handler) http.Handler {

@@ -213,12 +213,12 @@ func BenchmarkFlows(b *testing.B) {
 // base-ops/s and subject/base.
 func alternate(b *testing.B, subject string, headers map[string]string, base string) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	var busy [2]time.Duration
+	var busy, cpu [2]time.Duration
 	served := 0
-	round := func(url string, h map[string]string, n int) time.Duration {
+	round := func(url string, h map[string]string, n int) (wall, used time.Duration) {
 		var next atomic.Int64
 		var wg sync.WaitGroup
-		t0 := time.Now()
+		t0, c0 := time.Now(), processCPU()
 		for range 32 {
 			wg.Add(1)
 			go func() {
@@ -243,7 +243,7 @@ func alternate(b *testing.B, subject string, headers map[string]string, base str
 			}()
 		}
 		wg.Wait()
-		return time.Since(t0)
+		return time.Since(t0), processCPU() - c0
 	}
 	round(subject, headers, 200) // warm both up
 	round(base, nil, 200)
@@ -251,8 +251,10 @@ func alternate(b *testing.B, subject string, headers map[string]string, base str
 	b.ResetTimer()
 	for left := b.N; left > 0; left -= flowRound {
 		n := min(left, flowRound)
-		busy[0] += round(subject, headers, n)
-		busy[1] += round(base, nil, n)
+		w, c := round(subject, headers, n)
+		busy[0], cpu[0] = busy[0]+w, cpu[0]+c
+		w, c = round(base, nil, n)
+		busy[1], cpu[1] = busy[1]+w, cpu[1]+c
 		served += n
 	}
 	b.StopTimer()
@@ -260,4 +262,10 @@ func alternate(b *testing.B, subject string, headers map[string]string, base str
 	b.ReportMetric(sub, "flow-ops/s")
 	b.ReportMetric(bas, "chi-ops/s")
 	b.ReportMetric(sub/bas, "flow/chi")
+	// The process's CPU per request (clients and servers alike) of each
+	// side: less swayed by other work on a shared machine than the rates,
+	// which depend on the share of the cores the run gets.
+	if cpu[0] > 0 {
+		b.ReportMetric(cpu[1].Seconds()/cpu[0].Seconds(), "cpu-chi/flow")
+	}
 }
