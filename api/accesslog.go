@@ -35,6 +35,9 @@ func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
 				if status >= 500 {
 					level = slog.LevelWarn
 				}
+				if !log.Enabled(r.Context(), level) {
+					return // no line: build none of its attributes
+				}
 				log.LogAttrs(r.Context(), level, "http request",
 					slog.String("method", r.Method),
 					slog.String("route", routeLabel(r)),
