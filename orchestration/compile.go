@@ -174,6 +174,9 @@ func (c *compiler) text(s string, n *yaml.Node, field string, sc *scope) value {
 		if p == nil {
 			return constValue{}
 		}
+		if path := memberPath(segs[0].text); path != nil {
+			return pathValue{path: path, p: p}
+		}
 		return exprValue{p}
 	}
 	t := interpValue{}

@@ -36,6 +36,54 @@ func (e exprValue) eval(env map[string]any) (any, error) {
 	return v, nil
 }
 
+// pathValue is an expression that only reads a path of map members,
+// like input.id or steps.customer.erpId: most expressions of real flows.
+// It walks the maps itself, without the expression machine; anything the
+// walk cannot answer by a plain map lookup (a missing member, a value
+// that is not a map[string]any) runs the compiled program, so the result
+// is always the program's.
+type pathValue struct {
+	path []string // at least two names: the root and its members
+	p    *vm.Program
+}
+
+func (e pathValue) eval(env map[string]any) (any, error) {
+	var cur any = env
+	for _, name := range e.path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return exprValue{e.p}.eval(env)
+		}
+		if cur, ok = m[name]; !ok {
+			return exprValue{e.p}.eval(env)
+		}
+	}
+	return cur, nil
+}
+
+// memberPath splits an expression that is only a member path ("a.b.c",
+// names of letters, digits and '_', not starting with a digit, at least
+// two of them) into its names, or returns nil.
+func memberPath(src string) []string {
+	src = strings.TrimSpace(src)
+	names := strings.Split(src, ".")
+	if len(names) < 2 {
+		return nil
+	}
+	for _, n := range names {
+		if n == "" || (n[0] >= '0' && n[0] <= '9') {
+			return nil
+		}
+		for i := 0; i < len(n); i++ {
+			c := n[i]
+			if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return nil
+			}
+		}
+	}
+	return names
+}
+
 // interpValue is text with expressions interpolated.
 type interpValue struct {
 	lits  []string      // len(progs)+1 pieces of text around them
