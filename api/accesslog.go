@@ -22,7 +22,7 @@ func AccessLog(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
+			start := requestStart(r)
 			ww := observe(w)
 			defer func() {
 				status := ww.Status()

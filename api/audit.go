@@ -96,7 +96,7 @@ func Audit(a Auditor) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			start := time.Now()
+			start := requestStart(r)
 			var note *auditNote
 			if st := requestStateFrom(r.Context()); st != nil {
 				// Behind RequestID (always, in New): the note lives in

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -32,6 +34,10 @@ func RequestIDFrom(ctx context.Context) string {
 // request pays for one context value and one request copy, not two.
 type requestState struct {
 	id string
+	// start is when RequestID took the request: the access log, metrics,
+	// audit and timeout all time it from there (one clock read, not
+	// four).
+	start time.Time
 	// audited is set by the Audit middleware, which then keeps its note
 	// here.
 	audited bool
@@ -47,6 +53,15 @@ type requestState struct {
 	w responseWriter
 	// ctx is the request's context (requestctx.go).
 	ctx requestCtx
+}
+
+// requestStart is when the request began: when RequestID took it, else
+// now.
+func requestStart(r *http.Request) time.Time {
+	if st := requestStateFrom(r.Context()); st != nil {
+		return st.start
+	}
+	return time.Now()
 }
 
 func requestStateFrom(ctx context.Context) *requestState {

@@ -40,7 +40,7 @@ func Metrics(reg prometheus.Registerer) (func(http.Handler) http.Handler, error)
 	series := &httpSeries{requests: requests, duration: duration}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
+			start := requestStart(r)
 			ww := observe(w)
 			defer func() {
 				status := ww.Status()

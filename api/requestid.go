@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 )
 
 // RequestIDHeader carries the request id, both ways.
@@ -30,7 +31,7 @@ func RequestID(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header()[RequestIDHeader] = []string{id}
-		st := &requestState{id: id}
+		st := &requestState{id: id, start: time.Now()}
 		st.w.ResponseWriter = w
 		st.ctx.Context, st.ctx.st = r.Context(), st
 		defer st.ctx.release()

@@ -40,7 +40,7 @@ func Timeout(d time.Duration) func(http.Handler) http.Handler {
 				// request's own context takes the deadline, and starts
 				// its timer only if someone waits for it
 				// (requestctx.go); RequestID releases it.
-				st.ctx.deadline = time.Now().Add(d)
+				st.ctx.deadline = st.start.Add(d)
 				next.ServeHTTP(w, r)
 			} else {
 				var cancel context.CancelFunc

@@ -121,16 +121,24 @@ func (f *Flow) cacheKey(env map[string]any, user *User) (string, cache.LoadOptio
 	return f.keyPrefix + who + ":" + key, opts, nil
 }
 
+// keyEnvs are the expression environments cache keys and tags are
+// computed in, reused: a key is text, so nothing keeps the environment
+// once the key is made.
+var keyEnvs = sync.Pool{New: func() any { return make(map[string]any, 3) }}
+
 // runCached answers from the environment's cache, running the flow on a
 // miss and storing its output as JSON. The load function builds its own
 // run, so a background stale-while-revalidate refresh shares nothing with
 // the request that triggered it.
 func (f *Flow) runCached(ctx context.Context, call *Call, input map[string]any, depth int) (*Result, error) {
-	keyEnv := map[string]any{nameInput: input, nameEnv: f.plan.vars}
+	keyEnv := keyEnvs.Get().(map[string]any)
+	keyEnv[nameInput], keyEnv[nameEnv] = input, f.plan.vars
 	if f.def.usesUser {
 		keyEnv[nameUser] = userValue(call.User)
 	}
 	key, opts, err := f.cacheKey(keyEnv, call.User)
+	clear(keyEnv)
+	keyEnvs.Put(keyEnv)
 	if err != nil {
 		return nil, f.plan.flowFailure(f.def, nil, &stepError{step: "cache", err: err})
 	}
