@@ -29,6 +29,7 @@ awk '
       if ($(i+1)=="flow/chi") fr[name]=fr[name] sprintf(" %s", $i)
       if ($(i+1)=="flow-ops/s") fo[name]=fo[name] sprintf(" %.0f", $i)
       if ($(i+1)=="chi-ops/s") fc[name]=fc[name] sprintf(" %.0f", $i)
+      if ($(i+1)=="cpu-chi/flow") fcpu[name]=fcpu[name] sprintf(" %s", $i)
     }
     next
   }
@@ -64,6 +65,8 @@ awk '
     if (on && off) printf "%-60s %12.2f (separate runs)\n", "authenticated GET, audit on / audit off", on/off
     if (fr["three-calls"] != "") printf "%-60s %s (goal >= 0.5; flow%s vs chi%s ops/s, alternating rounds)\n", "3-call flow / chi proxy of the same calls (BenchmarkFlows)", fr["three-calls"], fo["three-calls"], fc["three-calls"]
     if (fr["cached"] != "") printf "%-60s %s (goal >= 0.7; flow%s vs chi%s ops/s, alternating rounds)\n", "cached flow / chi handler with the same JSON (BenchmarkFlows)", fr["cached"], fo["cached"], fc["cached"]
+    if (fcpu["three-calls"] != "") printf "%-60s %s (process CPU per request, chi / flow)\n", "3-call flow in CPU (BenchmarkFlows)", fcpu["three-calls"]
+    if (fcpu["cached"] != "") printf "%-60s %s (process CPU per request, chi / flow)\n", "cached flow in CPU (BenchmarkFlows)", fcpu["cached"]
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
     if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus
   }' "$out"
