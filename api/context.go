@@ -104,7 +104,8 @@ func withKeyedCall(ctx context.Context, k keyedCall) context.Context {
 		st.keyed, st.hasKeyed = k, true
 		return ctx
 	}
-	return context.WithValue(ctx, keyedKey{}, &k)
+	kk := k // only this branch puts k on the heap
+	return context.WithValue(ctx, keyedKey{}, &kk)
 }
 
 // DBFrom returns the database of the request's app environment, or nil

@@ -121,6 +121,37 @@ func (f *Flow) cacheKey(env map[string]any, user *User) (string, cache.LoadOptio
 	return f.keyPrefix + who + ":" + key, opts, nil
 }
 
+// cacheLoad runs a cached flow on a miss. The load builds its own run, so
+// a background stale-while-revalidate refresh shares nothing with the
+// request that triggered it; got is the run that loaded for the request
+// itself, if one did.
+type cacheLoad struct {
+	f     *Flow
+	call  *Call
+	input map[string]any
+	depth int
+
+	mu  sync.Mutex
+	got *run
+}
+
+func (ld *cacheLoad) load(ctx context.Context) ([]byte, error) {
+	f := ld.f
+	r := f.plan.newRun(f.def, ld.call, ld.input, ld.depth)
+	v, err := f.plan.execute(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("orchestration: flow %s: encode output: %w", f.def.name, err)
+	}
+	ld.mu.Lock()
+	r.output, ld.got = v, r
+	ld.mu.Unlock()
+	return b, nil
+}
+
 // keyEnvs are the expression environments cache keys and tags are
 // computed in, reused: a key is text, so nothing keeps the environment
 // once the key is made.
@@ -142,32 +173,15 @@ func (f *Flow) runCached(ctx context.Context, call *Call, input map[string]any, 
 	if err != nil {
 		return nil, f.plan.flowFailure(f.def, nil, &stepError{step: "cache", err: err})
 	}
-	var (
-		mu  sync.Mutex
-		got *run
-	)
-	raw, state, err := f.plan.env.Cache.GetOrLoad(ctx, key, opts, func(ctx context.Context) ([]byte, error) {
-		r := f.plan.newRun(f.def, call, input, depth)
-		v, err := f.plan.execute(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("orchestration: flow %s: encode output: %w", f.def.name, err)
-		}
-		mu.Lock()
-		r.output, got = v, r
-		mu.Unlock()
-		return b, nil
-	})
+	ld := &cacheLoad{f: f, call: call, input: input, depth: depth}
+	raw, state, err := f.plan.env.Cache.GetOrLoad(ctx, key, opts, ld.load)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Cache: state, JSON: raw}
-	mu.Lock()
-	mine := got
-	mu.Unlock()
+	ld.mu.Lock()
+	mine := ld.got
+	ld.mu.Unlock()
 	if mine != nil && state == cache.Miss {
 		res.Output = mine.output
 		res.Steps = mine.traces
