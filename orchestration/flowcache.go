@@ -127,7 +127,7 @@ func (f *Flow) cacheKey(env map[string]any, user *User) (string, cache.LoadOptio
 // itself, if one did.
 type cacheLoad struct {
 	f     *Flow
-	call  *Call
+	call  Call
 	input map[string]any
 	depth int
 
@@ -137,7 +137,7 @@ type cacheLoad struct {
 
 func (ld *cacheLoad) load(ctx context.Context) ([]byte, error) {
 	f := ld.f
-	r := f.plan.newRun(f.def, ld.call, ld.input, ld.depth)
+	r := f.plan.newRun(f.def, &ld.call, ld.input, ld.depth)
 	v, err := f.plan.execute(ctx, r)
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func (f *Flow) runCached(ctx context.Context, call *Call, input map[string]any, 
 	if err != nil {
 		return nil, f.plan.flowFailure(f.def, nil, &stepError{step: "cache", err: err})
 	}
-	ld := &cacheLoad{f: f, call: call, input: input, depth: depth}
+	ld := &cacheLoad{f: f, call: *call, input: input, depth: depth}
 	raw, state, err := f.plan.env.Cache.GetOrLoad(ctx, key, opts, ld.load)
 	if err != nil {
 		return nil, err

@@ -223,8 +223,8 @@ func (p *param) coerce(v any) (any, *InputError) {
 	}
 	switch p.Type {
 	case TypeString:
-		if s, ok := v.(string); ok {
-			return s, nil
+		if _, ok := v.(string); ok {
+			return v, nil // as it came: re-boxing the string would allocate
 		}
 	case TypeNumber, TypeInteger:
 		f, ok := toFloat(v)

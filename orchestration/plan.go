@@ -296,7 +296,8 @@ func (p *Plan) Run(ctx context.Context, flow string, call Call) (*Result, error)
 		}
 		return res, err
 	}
-	r := p.newRun(f.def, &call, input, 0)
+	c := call // only an uncached run keeps the call: the cached path copies what it needs
+	r := p.newRun(f.def, &c, input, 0)
 	out, err := p.execute(ctx, r)
 	if err != nil {
 		f.obs.observe(1, time.Since(start))
