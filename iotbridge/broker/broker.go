@@ -27,8 +27,9 @@
 //     it, so it is long by default (see the README's known exceptions).
 //   - ReceiveMaximum, TopicAliasMaximum and MaximumPacketSize are the limits
 //     the server accepts from a client; mochi sends only ReceiveMaximum in
-//     CONNACK, so the broker's own capabilities hook advertises the other two
-//     as MQTT 5 requires ([MQTT-3.2.2-15], 3.2.2.3.8).
+//     CONNACK, so the broker's own conformance hook (conformance.go)
+//     advertises the other two as MQTT 5 requires. The same hook corrects
+//     the other departures from the specs no option fixes.
 //   - MaximumClientWritesPending bounds the outbound queue of one connection;
 //     a slow consumer loses QoS 0 messages beyond it rather than growing the
 //     node's memory without bound.
@@ -197,8 +198,8 @@ func New(cfg Config) (*Broker, error) {
 		InlineClient:           true,
 	})
 	b := &Broker{cfg: cfg, srv: srv, log: log}
-	if err := srv.AddHook(&capabilitiesHook{cfg: cfg}, nil); err != nil {
-		return nil, fmt.Errorf("broker: add capabilities hook: %w", err)
+	if err := srv.AddHook(&conformanceHook{cfg: cfg}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add conformance hook: %w", err)
 	}
 	return b, nil
 }

@@ -60,3 +60,13 @@ func (b *Broker) connectionClosed(id string) bool {
 
 // addrOf is the broker's address for dialing.
 func addrOf(b *Broker) net.Addr { return b.Addr() }
+
+// inflight is the number of QoS 1 and 2 messages the broker holds for the
+// client's session.
+func (b *Broker) inflight(id string) int {
+	cl, ok := b.srv.Clients.Get(id)
+	if !ok {
+		return 0
+	}
+	return cl.State.Inflight.Len()
+}

@@ -1,0 +1,94 @@
+package broker
+
+import (
+	"bytes"
+	"sort"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// conformanceHook corrects, at the point mochi encodes a packet, the places
+// where mochi v2.7.9 departs from the MQTT specs and no option fixes it. It
+// handles only OnPacketEncode, never aborts anything, and is added first so
+// every later hook sees the corrected packets:
+//
+//   - A successful MQTT 5 CONNACK gets Topic Alias Maximum and Maximum
+//     Packet Size: mochi enforces both but does not advertise them, and a
+//     client that is not told a Topic Alias Maximum must not use topic
+//     aliases at all (3.2.2.3.8, 3.2.2.3.6).
+//   - A DISCONNECT to an MQTT 3.1.1 client is not written (mochi sends one
+//     on takeover, shutdown and server-side disconnects, but in 3.1.1
+//     DISCONNECT goes from client to server only; the server just closes
+//     the connection). The packet's size limit is set below its size, which
+//     makes mochi skip the write and close the connection as it would have.
+//   - When a CONNACK resumes a session, the session's queued messages are
+//     renumbered so mochi resends them in the order they were queued
+//     ([MQTT-4.6.0-1]): mochi sorts them by the low 16 bits of their creation
+//     second, which leaves messages of the same second in map order.
+type conformanceHook struct {
+	mqtt.HookBase
+	cfg Config
+}
+
+var _ mqtt.Hook = (*conformanceHook)(nil)
+
+// ID names the hook in mochi's logs.
+func (h *conformanceHook) ID() string { return "skybridge-conformance" }
+
+// Provides reports the one event the hook handles.
+func (h *conformanceHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnPacketEncode}, []byte{b})
+}
+
+// OnPacketEncode applies the corrections listed on the type.
+func (h *conformanceHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	switch pk.FixedHeader.Type {
+	case packets.Disconnect:
+		if cl.Properties.ProtocolVersion < 5 {
+			pk.Mods.MaxSize = 1 // smaller than any DISCONNECT: not written
+		}
+	case packets.Connack:
+		if pk.ReasonCode >= packets.ErrUnspecifiedError.Code {
+			return pk
+		}
+		if cl.Properties.ProtocolVersion == 5 {
+			pk.Properties.TopicAliasMaximum = uint16(h.cfg.TopicAliasMaximum)
+			pk.Properties.MaximumPacketSize = uint32(h.cfg.MaxPacketSize)
+		}
+		if pk.SessionPresent {
+			orderInflight(cl.State.Inflight)
+		}
+	}
+	return pk
+}
+
+// orderInflight rewrites the Created second of a resumed session's queued
+// packets so that mochi's resend order (by uint16(Created)) is the order
+// they were queued in: by creation second, then by packet id, which mochi
+// hands out increasing (wrapping at 65535) as it queues. The new Created
+// values stay within 65535 seconds below the original ones, which only
+// matters for mochi's cap on message age (MaxMessageExpiry, 30 days by
+// default); each message's own expiry is kept apart and is untouched.
+func orderInflight(in *mqtt.Inflight) {
+	all := in.GetAll(false)
+	if len(all) < 2 {
+		return
+	}
+	oldest := all[0].Created
+	for _, p := range all {
+		oldest = min(oldest, p.Created)
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Created != all[j].Created {
+			return all[i].Created < all[j].Created
+		}
+		// Ids increase in queue order, modulo the wrap at 65535.
+		return int16(all[i].PacketID-all[j].PacketID) < 0
+	})
+	base := oldest &^ 0xFFFF
+	for i, p := range all {
+		p.Created = base + int64(i)
+		in.Set(p)
+	}
+}
