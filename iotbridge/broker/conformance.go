@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"sort"
+	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -22,6 +23,12 @@ import (
 //     DISCONNECT goes from client to server only; the server just closes
 //     the connection). The packet's size limit is set below its size, which
 //     makes mochi skip the write and close the connection as it would have.
+//   - A client's QoS 1 or 2 PUBLISH to a $SYS topic is answered: mochi drops
+//     it without any ack (it keeps $SYS for itself), which leaves the
+//     publisher waiting forever ([MQTT-4.3.2-4], [MQTT-4.3.3-8]). An MQTT 5
+//     client gets PUBACK/PUBREC 0x90 Topic Name invalid; an MQTT 3.1.1
+//     client, which has no negative ack, is disconnected, as for any publish
+//     the server refuses ([MQTT-3.3.5-2]).
 //   - When a CONNACK resumes a session, the session's queued messages are
 //     renumbered so mochi resends them in the order they were queued
 //     ([MQTT-4.6.0-1]): mochi sorts them by the low 16 bits of their creation
@@ -36,9 +43,39 @@ var _ mqtt.Hook = (*conformanceHook)(nil)
 // ID names the hook in mochi's logs.
 func (h *conformanceHook) ID() string { return "skybridge-conformance" }
 
-// Provides reports the one event the hook handles.
+// Provides reports the events the hook handles.
 func (h *conformanceHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketEncode}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnPacketEncode, mqtt.OnPacketRead}, []byte{b})
+}
+
+// OnPacketRead answers QoS 1 and 2 publishes to $SYS topics (see the type).
+func (h *conformanceHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 || !isSysTopic(pk.TopicName) {
+		return pk, nil
+	}
+	if cl.Properties.ProtocolVersion < 5 {
+		return pk, packets.ErrRejectPacket // ends the connection
+	}
+	ack := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Puback},
+		PacketID:    pk.PacketID,
+		ReasonCode:  packets.ErrTopicNameInvalid.Code,
+	}
+	if pk.FixedHeader.Qos == 2 {
+		ack.FixedHeader.Type = packets.Pubrec
+	}
+	if err := cl.WritePacket(ack); err != nil {
+		return pk, packets.ErrRejectPacket
+	}
+	// Handed on as QoS 0, which mochi drops without an answer.
+	pk.FixedHeader.Qos, pk.PacketID = 0, 0
+	return pk, nil
+}
+
+// isSysTopic reports whether mochi keeps the topic for itself ($SYS, in
+// any letter case).
+func isSysTopic(topic string) bool {
+	return len(topic) >= len(mqtt.SysPrefix) && strings.EqualFold(topic[:len(mqtt.SysPrefix)], mqtt.SysPrefix)
 }
 
 // OnPacketEncode applies the corrections listed on the type.
