@@ -25,6 +25,7 @@ import (
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/events"
+	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
 	"github.com/skybridgehq/skybridge/ratelimit"
@@ -92,6 +93,9 @@ type Deps struct {
 	// routes. Writes invalidate through ObjectCacheInvalidator, which the
 	// wiring puts on objectstore.Config.OnChange.
 	Cache cache.Cache
+	// Devices, when set, serves the IoT bridge's device routes under
+	// /v1/devices: registry, shadows and commands (devices.go).
+	Devices *iotbridge.Service
 }
 
 // Config tunes the API. The zero value means every default.
@@ -295,6 +299,9 @@ func (a *API) v1Router(spec *apiSpec) chi.Router {
 		}
 		if a.deps.Deployments != nil {
 			a.bindFlows(keyed, spec)
+		}
+		if a.deps.Devices != nil {
+			a.bindDevices(keyed, spec)
 		}
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.
