@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sort"
 	"strings"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -29,6 +30,17 @@ import (
 //     client gets PUBACK/PUBREC 0x90 Topic Name invalid; an MQTT 3.1.1
 //     client, which has no negative ack, is disconnected, as for any publish
 //     the server refuses ([MQTT-3.3.5-2]).
+//   - Messages held back by an MQTT 5 client's Receive Maximum are released
+//     by the hook as acks free quota, oldest first, and stay in flight until
+//     the client acknowledges them. mochi releases them itself but deletes
+//     each from the in-flight store as it sends it, so its ack no longer
+//     frees quota: after Receive Maximum such releases delivery to the
+//     client stops for good, and a released message is lost if the
+//     connection drops ([MQTT-3.3.4-9], [MQTT-4.3.2]).
+//   - A forwarded PUBLISH carries a Message Expiry Interval only if it was
+//     published with one: mochi gives every message the broker's maximum
+//     expiry and sent that to subscribers as if the publisher had set it
+//     (3.3.2.3.3: absent means the message does not expire).
 //   - When a CONNACK resumes a session, the session's queued messages are
 //     renumbered so mochi resends them in the order they were queued
 //     ([MQTT-4.6.0-1]): mochi sorts them by the low 16 bits of their creation
@@ -45,7 +57,7 @@ func (h *conformanceHook) ID() string { return "skybridge-conformance" }
 
 // Provides reports the events the hook handles.
 func (h *conformanceHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketEncode, mqtt.OnPacketRead}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnPacketEncode, mqtt.OnPacketRead, mqtt.OnQosComplete}, []byte{b})
 }
 
 // OnPacketRead answers QoS 1 and 2 publishes to $SYS topics (see the type).
@@ -81,6 +93,11 @@ func isSysTopic(topic string) bool {
 // OnPacketEncode applies the corrections listed on the type.
 func (h *conformanceHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		// mochi stamps messages without an expiry with exactly the maximum.
+		if pk.Expiry > 0 && pk.Expiry-pk.Created == int64(h.cfg.MaxMessageExpiry/time.Second) {
+			pk.Properties.MessageExpiryInterval = 0
+		}
 	case packets.Disconnect:
 		if cl.Properties.ProtocolVersion < 5 {
 			pk.Mods.MaxSize = 1 // smaller than any DISCONNECT: not written
@@ -94,7 +111,7 @@ func (h *conformanceHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) pac
 			pk.Properties.MaximumPacketSize = uint32(h.cfg.MaxPacketSize)
 		}
 		if pk.SessionPresent {
-			orderInflight(cl.State.Inflight)
+			orderInflight(cl.State.Inflight, int64(h.cfg.MaxMessageExpiry/time.Second))
 		}
 	}
 	return pk
@@ -107,7 +124,7 @@ func (h *conformanceHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) pac
 // values stay within 65535 seconds below the original ones, which only
 // matters for mochi's cap on message age (MaxMessageExpiry, 30 days by
 // default); each message's own expiry is kept apart and is untouched.
-func orderInflight(in *mqtt.Inflight) {
+func orderInflight(in *mqtt.Inflight, maxExpiry int64) {
 	all := in.GetAll(false)
 	if len(all) < 2 {
 		return
@@ -116,16 +133,67 @@ func orderInflight(in *mqtt.Inflight) {
 	for _, p := range all {
 		oldest = min(oldest, p.Created)
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].Created != all[j].Created {
-			return all[i].Created < all[j].Created
-		}
-		// Ids increase in queue order, modulo the wrap at 65535.
-		return int16(all[i].PacketID-all[j].PacketID) < 0
-	})
+	queueOrder(all)
 	base := oldest &^ 0xFFFF
 	for i, p := range all {
+		if p.Expiry > 0 && p.Expiry-p.Created == maxExpiry {
+			p.Expiry = base + int64(i) + maxExpiry // keep the no-expiry stamp
+		}
 		p.Created = base + int64(i)
 		in.Set(p)
+	}
+}
+
+// queueOrder sorts packets in the order they were queued: by creation
+// second, then by packet id, which mochi hands out increasing (wrapping at
+// 65535).
+func queueOrder(ps []packets.Packet) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Created != ps[j].Created {
+			return ps[i].Created < ps[j].Created
+		}
+		return int16(ps[i].PacketID-ps[j].PacketID) < 0
+	})
+}
+
+// OnQosComplete releases held messages into the quota an ack freed (see
+// the type).
+func (h *conformanceHook) OnQosComplete(cl *mqtt.Client, _ packets.Packet) {
+	releaseHeld(cl)
+}
+
+// releaseHeld sends an MQTT 5 client the messages mochi held back for its
+// Receive Maximum (marked with Expiry -1), oldest first, while fewer than
+// Receive Maximum publishes to it are unacknowledged, keeping each in
+// flight until acknowledged. It runs on the client's own goroutine, inside
+// the ack's processing and before mochi's own release, which then finds
+// either no quota or nothing held.
+func releaseHeld(cl *mqtt.Client) {
+	rm := int(cl.Properties.Props.ReceiveMaximum)
+	if cl.Properties.ProtocolVersion != 5 || rm == 0 || cl.Closed() {
+		return // without a Receive Maximum mochi never holds anything
+	}
+	var held []packets.Packet
+	busy := 0
+	for _, p := range cl.State.Inflight.GetAll(false) {
+		switch {
+		case p.FixedHeader.Type == packets.Publish && p.Expiry < 0:
+			held = append(held, p)
+		case p.FixedHeader.Type == packets.Publish || p.FixedHeader.Type == packets.Pubrel:
+			busy++ // sent to the client, not yet acknowledged
+		}
+	}
+	queueOrder(held)
+	for _, p := range held {
+		if busy >= rm {
+			return
+		}
+		p.Expiry = 0 // no longer held; mochi overwrote its expiry when it held it
+		cl.State.Inflight.Set(p)
+		if err := cl.WritePacket(p); err != nil {
+			return
+		}
+		cl.State.Inflight.DecreaseSendQuota()
+		busy++
 	}
 }
