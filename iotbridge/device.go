@@ -395,13 +395,6 @@ func (s *Service) Update(ctx context.Context, env Env, c Caller, id string, vers
 	if err := checkDeviceFields(name, typ, p.Attributes, p.ACL); err != nil {
 		return Device{}, err
 	}
-	db, d, err := s.loadDevice(ctx, env, c, id, true)
-	if err != nil {
-		return Device{}, err
-	}
-	if version != 0 && version != store.DocVersion(d) {
-		return Device{}, fmt.Errorf("%w: device %q is at version %d", ErrVersionConflict, id, store.DocVersion(d))
-	}
 	set := map[string]any{}
 	if p.Name != nil {
 		set["name"] = *p.Name
@@ -421,18 +414,34 @@ func (s *Service) Update(ctx context.Context, env Env, c Caller, id string, vers
 	if p.Disabled != nil {
 		set["disabled"] = *p.Disabled
 	}
-	next := store.Doc{}
-	for k, v := range d {
-		next[k] = v
-	}
-	for k, v := range set {
-		next[k] = v
-	}
-	stored, err := db.Collection(collDevices).Replace(ctx, id, store.DocVersion(d), next)
-	if errors.Is(err, store.ErrVersionConflict) {
-		return Device{}, fmt.Errorf("%w: device %q changed meanwhile; retry", ErrVersionConflict, id)
-	}
-	if err != nil {
+	var stored store.Doc
+	for try := 0; ; try++ {
+		db, d, err := s.loadDevice(ctx, env, c, id, true)
+		if err != nil {
+			return Device{}, err
+		}
+		if version != 0 && version != store.DocVersion(d) {
+			return Device{}, fmt.Errorf("%w: device %q is at version %d", ErrVersionConflict, id, store.DocVersion(d))
+		}
+		next := store.Doc{}
+		for k, v := range d {
+			next[k] = v
+		}
+		for k, v := range set {
+			next[k] = v
+		}
+		stored, err = db.Collection(collDevices).Replace(ctx, id, store.DocVersion(d), next)
+		if err == nil {
+			break
+		}
+		// Connection bookkeeping writes the device too; without If-Match
+		// a lost race is retried.
+		if errors.Is(err, store.ErrVersionConflict) && version == 0 && try < maxShadowTries {
+			continue
+		}
+		if errors.Is(err, store.ErrVersionConflict) {
+			return Device{}, fmt.Errorf("%w: device %q changed meanwhile; retry", ErrVersionConflict, id)
+		}
 		return Device{}, fmt.Errorf("iotbridge: update device: %w", err)
 	}
 	if p.Disabled != nil && *p.Disabled {
@@ -447,15 +456,12 @@ func (s *Service) RotateSecret(ctx context.Context, env Env, c Caller, id string
 	if !c.Server {
 		return "", fmt.Errorf("%w: only the server key rotates device secrets", ErrForbidden)
 	}
-	db, d, err := s.loadDevice(ctx, env, c, id, true)
+	db, _, err := s.loadDevice(ctx, env, c, id, true)
 	if err != nil {
 		return "", err
 	}
 	secret := newSecret()
-	if _, err := db.Collection(collDevices).Update(ctx, id, store.DocVersion(d), store.Update{Set: map[string]any{"secretHash": s.hashSecret(id, secret)}}); err != nil {
-		if errors.Is(err, store.ErrVersionConflict) {
-			return "", fmt.Errorf("%w: device %q changed meanwhile; retry", ErrVersionConflict, id)
-		}
+	if _, err := db.Collection(collDevices).Update(ctx, id, 0, store.Update{Set: map[string]any{"secretHash": s.hashSecret(id, secret)}}); err != nil {
 		return "", fmt.Errorf("iotbridge: rotate device secret: %w", err)
 	}
 	s.disconnect(id)
