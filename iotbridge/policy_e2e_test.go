@@ -70,7 +70,10 @@ func TestPolicyEndToEnd(t *testing.T) {
 		t.Parallel()
 		secret := e.register(t, map[string]any{"id": "pol-off"})
 		d := mustDial(t, addr, "pol-off", "pol-off", secret)
-		poll(t, "online", func() bool { _, dev := e.call(t, http.MethodGet, "/v1/devices/pol-off", nil, e.server()); return dev["online"] == true })
+		poll(t, "online", func() bool {
+			_, dev := e.call(t, http.MethodGet, "/v1/devices/pol-off", nil, e.server())
+			return dev["online"] == true
+		})
 		if code, out := e.call(t, http.MethodPatch, "/v1/devices/pol-off", map[string]any{"disabled": true}, e.server()); code != http.StatusOK || out["disabled"] != true {
 			t.Fatalf("disable: %d %v", code, out)
 		}
@@ -78,7 +81,10 @@ func TestPolicyEndToEnd(t *testing.T) {
 		if _, err := dialDevice(t, addr, "pol-off", "pol-off", secret); err == nil {
 			t.Error("a disabled device connected")
 		}
-		poll(t, "offline", func() bool { _, dev := e.call(t, http.MethodGet, "/v1/devices/pol-off", nil, e.server()); return dev["online"] == false })
+		poll(t, "offline", func() bool {
+			_, dev := e.call(t, http.MethodGet, "/v1/devices/pol-off", nil, e.server())
+			return dev["online"] == false
+		})
 		if code, out := e.call(t, http.MethodPatch, "/v1/devices/pol-off", map[string]any{"disabled": false}, e.server()); code != http.StatusOK {
 			t.Fatalf("enable: %d %v", code, out)
 		}
