@@ -46,7 +46,7 @@ type rtClientMessage struct {
 	// commands) instead of a collection.
 	Device string `json:"device,omitempty"`
 	Key    string `json:"key,omitempty"`
-	Token string `json:"token,omitempty"`
+	Token  string `json:"token,omitempty"`
 
 	// filter is Filter parsed and validated.
 	filter store.Filter
