@@ -204,3 +204,22 @@ func TestDisconnectDevice(t *testing.T) {
 	sub.closed()
 	other.subscribe(1, 0, "still/here")
 }
+
+// TestShutdownClosesConnections checks Shutdown tells MQTT 5 clients why
+// (0x8B Server shutting down), closes 3.1.1 clients without a DISCONNECT,
+// and returns once the connections are gone.
+func TestShutdownClosesConnections(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, Config{})
+	c5, _ := connect(t, addrOf(b), v5, connectOpts{id: "c5", clean: true})
+	c3, _ := connect(t, addrOf(b), v311, connectOpts{id: "c3", clean: true})
+	if err := b.Shutdown(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := c5.closed(); len(got) != 1 || got[0].typ != pDisconnect || got[0].code != 0x8B {
+		t.Fatalf("MQTT 5 client got %v, want DISCONNECT 0x8B", got)
+	}
+	if got := c3.closed(); len(got) != 0 {
+		t.Fatalf("MQTT 3.1.1 client got %v, want a plain close", got)
+	}
+}
