@@ -15,6 +15,14 @@ func TestPolicyEndToEnd(t *testing.T) {
 	e := startBridge(t)
 	addr := e.s.MQTTAddr
 
+	t.Run("readyz includes the broker", func(t *testing.T) {
+		t.Parallel()
+		code, out := e.call(t, http.MethodGet, "/readyz", nil, nil)
+		if code != http.StatusOK || at(out, "components", "broker", "status") != "ok" || at(out, "components", "broker", "required") != true {
+			t.Errorf("readyz: %d %v", code, out)
+		}
+	})
+
 	t.Run("credentials and client ids", func(t *testing.T) {
 		t.Parallel()
 		secret := e.register(t, map[string]any{"id": "pol-cred"})
