@@ -38,8 +38,8 @@ func TestTopicAliasInbound(t *testing.T) {
 func TestTopicAliasOutbound(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t, Config{})
-	max := uint16(5)
-	sub, _ := connect(t, addrOf(b), v5, connectOpts{id: "sub", clean: true, props: &packets.Properties{TopicAliasMaximum: &max}})
+	maxAlias := uint16(5)
+	sub, _ := connect(t, addrOf(b), v5, connectOpts{id: "sub", clean: true, props: &packets.Properties{TopicAliasMaximum: &maxAlias}})
 	sub.subscribe(1, 1, "al/#")
 	for range 2 {
 		if err := b.Publish("al/long/topic/name", []byte("x"), false, 1); err != nil {
@@ -47,8 +47,8 @@ func TestTopicAliasOutbound(t *testing.T) {
 		}
 	}
 	first, second := sub.receive(), sub.receive()
-	if first.topic != "al/long/topic/name" || first.props.TopicAlias == nil || *first.props.TopicAlias == 0 || *first.props.TopicAlias > max {
-		t.Fatalf("first delivery %v alias %v: want the topic and an alias 1..%d", first, first.props.TopicAlias, max)
+	if first.topic != "al/long/topic/name" || first.props.TopicAlias == nil || *first.props.TopicAlias == 0 || *first.props.TopicAlias > maxAlias {
+		t.Fatalf("first delivery %v alias %v: want the topic and an alias 1..%d", first, first.props.TopicAlias, maxAlias)
 	}
 	if second.topic != "" || second.props.TopicAlias == nil || *second.props.TopicAlias != *first.props.TopicAlias {
 		t.Fatalf("second delivery %v: want an empty topic and alias %d", second, *first.props.TopicAlias)

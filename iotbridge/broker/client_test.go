@@ -287,7 +287,18 @@ func (c *wireClient) subscribe(id uint16, qos byte, filters ...string) msg {
 	if ack.id != id {
 		c.t.Fatalf("SUBACK id %d, want %d", ack.id, id)
 	}
+	c.sync()
 	return ack
+}
+
+// sync waits until the broker has processed everything this client sent:
+// the broker answers a PINGREQ only after the packets before it. mochi
+// sends the SUBACK before it finishes a subscription (retained messages go
+// out after it), so tests that publish right after subscribing sync first.
+func (c *wireClient) sync() {
+	c.t.Helper()
+	c.ping()
+	c.nextOf(pPingresp)
 }
 
 // unsubscribe sends an UNSUBSCRIBE and returns the UNSUBACK.

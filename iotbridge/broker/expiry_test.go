@@ -39,8 +39,10 @@ func TestMessageExpiryQueued(t *testing.T) {
 
 	p, _ := connect(t, addrOf(b), v5, connectOpts{id: "pub", clean: true})
 	short, long := uint32(1), uint32(600)
-	p.publishAcked(pub{topic: "e/short", payload: []byte("short"), qos: 1, id: 1, props: &packets.Properties{MessageExpiry: &short}})
 	p.publishAcked(pub{topic: "e/long", payload: []byte("long"), qos: 1, id: 2, props: &packets.Properties{MessageExpiry: &long}})
+	p.publishAcked(pub{topic: "e/short", payload: []byte("short"), qos: 1, id: 1, props: &packets.Properties{MessageExpiry: &short}})
+	// Both are queued well within the short one's second.
+	eventually(t, "both queued", func() bool { return b.inflight("sub") == 2 })
 	eventually(t, "short message expired from the queue", func() bool { return b.inflight("sub") == 1 })
 
 	sub, _ = connect(t, addrOf(b), v5, persistent(v5, "sub"))

@@ -37,13 +37,13 @@ var matchCases = []struct {
 	{"$SYS/monitor/+", "$SYS/monitor/Clients", true},
 	{"$aws/things/+/shadow/#", "$aws/things/dev1/shadow/update", true},
 	{"+/things/dev1/shadow/update", "$aws/things/dev1/shadow/update", false},
-	{"a/#/b", "a/x/b", false},   // invalid filter
-	{"a/b+", "a/b+", false},     // invalid filter
-	{"a/+", "a/+", false},       // invalid topic
-	{"", "a", false},            // empty filter
-	{"a", "", false},            // empty topic
-	{"a\x00", "a\x00", false},   // NUL
-	{"\xff", "\xff", false},     // not UTF-8
+	{"a/#/b", "a/x/b", false}, // invalid filter
+	{"a/b+", "a/b+", false},   // invalid filter
+	{"a/+", "a/+", false},     // invalid topic
+	{"", "a", false},          // empty filter
+	{"a", "", false},          // empty topic
+	{"a\x00", "a\x00", false}, // NUL
+	{"\xff", "\xff", false},   // not UTF-8
 	{"sport/tennis", "Sport/tennis", false},
 }
 

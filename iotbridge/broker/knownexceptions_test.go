@@ -30,6 +30,7 @@ func TestKnownExceptionDupOnFirstQueuedDelivery(t *testing.T) {
 			if err := b.Publish("k/t", []byte("queued"), false, 1); err != nil {
 				t.Fatal(err)
 			}
+			eventually(t, "queued", func() bool { return b.inflight("sub") == 1 })
 			sub, _ = connect(t, addrOf(b), tc.v, persistent(tc.v, "sub"))
 			m := sub.receive()
 			if !m.dup {

@@ -53,6 +53,11 @@ func TestSessionPresent(t *testing.T) {
 					t.Fatalf("%s: CONNACK bytes % x", s.name, ack.raw)
 				}
 				c.disconnect()
+				if s.clean {
+					// The session ends with the connection; mochi removes it
+					// just after closing the connection.
+					eventually(t, "session removed", func() bool { return b.sessionGone("dev") })
+				}
 				eventually(t, "disconnect seen", func() bool { return b.connectionClosed("dev") })
 			}
 		})
@@ -67,7 +72,7 @@ func TestSessionExpiryZero(t *testing.T) {
 	c, _ := connect(t, addrOf(b), v5, connectOpts{id: "dev"})
 	c.subscribe(1, 1, "x")
 	c.disconnect()
-	eventually(t, "disconnect seen", func() bool { return b.connectionClosed("dev") })
+	eventually(t, "session removed", func() bool { return b.sessionGone("dev") })
 	_, ack := connect(t, addrOf(b), v5, connectOpts{id: "dev"})
 	if ack.present {
 		t.Fatal("session present after a session with expiry 0 ended")
@@ -102,6 +107,9 @@ func TestPersistentQueue(t *testing.T) {
 			for i := range n {
 				p.publishAcked(pub{topic: "pq/t", payload: []byte(strconv.Itoa(i)), qos: 1, id: uint16(i + 1)})
 			}
+			// mochi acknowledges a publish before it queues it; resume only
+			// once all are queued (see the README on resumption races).
+			eventually(t, "all queued", func() bool { return b.inflight("sub") == n })
 			sub, ack := connect(t, addrOf(b), tc.v, persistent(tc.v, "sub"))
 			if !ack.present {
 				t.Fatal("session not present")
@@ -138,6 +146,7 @@ func TestPersistentQueueBounded(t *testing.T) {
 			for i, s := range []string{"a", "b", "c", "d"} {
 				p.publishAcked(pub{topic: "pq/t", payload: []byte(s), qos: 1, id: uint16(i + 1)})
 			}
+			eventually(t, "two queued, two dropped", func() bool { return b.inflight("sub") == 2 && b.dropped() == 2 })
 			sub, _ = connect(t, addrOf(b), tc.v, persistent(tc.v, "sub"))
 			for _, want := range []string{"a", "b"} {
 				if m := sub.receive(); string(m.payload) != want {

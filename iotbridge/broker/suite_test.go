@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"sync/atomic"
 	"context"
 	"net"
 	"testing"
@@ -69,4 +70,17 @@ func (b *Broker) inflight(id string) int {
 		return 0
 	}
 	return cl.State.Inflight.Len()
+}
+
+// sessionGone reports whether the broker holds no session for the client
+// id any more.
+func (b *Broker) sessionGone(id string) bool {
+	_, ok := b.srv.Clients.Get(id)
+	return !ok
+}
+
+// dropped is how many QoS 1 and 2 messages the broker dropped for full
+// session queues.
+func (b *Broker) dropped() int64 {
+	return atomic.LoadInt64(&b.srv.Info.InflightDropped)
 }
