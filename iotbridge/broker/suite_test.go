@@ -1,9 +1,9 @@
 package broker
 
 import (
-	"sync/atomic"
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
