@@ -239,3 +239,24 @@ func FuzzShadowUpdate(f *testing.F) {
 		}
 	})
 }
+
+func FuzzShadowRequest(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"clientToken":"a","version":3}`, `{"clientToken":1}`, `{"version":-1}`, `[`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		r, rej := ParseShadowRequest(payload)
+		if rej != nil {
+			if rej.Code != 400 {
+				t.Fatalf("code %d", rej.Code)
+			}
+			return
+		}
+		if r.ClientToken != nil && len(*r.ClientToken) > MaxClientTokenLen {
+			t.Fatalf("token of %d bytes accepted", len(*r.ClientToken))
+		}
+		if r.Version != nil && *r.Version < 0 {
+			t.Fatalf("version %d accepted", *r.Version)
+		}
+	})
+}
