@@ -61,7 +61,7 @@ import (
 
 // Sentinel errors of the broker.
 var (
-	// ErrNotStarted is returned by Ping, Publish and Addr users before Start.
+	// ErrNotStarted is returned by Ping and Publish before Start.
 	ErrNotStarted = errors.New("broker: not started")
 	// ErrClosed is returned after Shutdown.
 	ErrClosed = errors.New("broker: closed")
@@ -89,8 +89,8 @@ type Config struct {
 	// 65535. Default: 1000.
 	MaxOfflineQueue int
 	// MaxPacketSize is the largest packet, in bytes, the broker accepts
-	// (advertised in the MQTT 5 CONNACK; larger packets end the connection
-	// with 0x95). Default: 256 KiB.
+	// (advertised in the MQTT 5 CONNACK; a larger packet ends the
+	// connection). Default: 256 KiB.
 	MaxPacketSize int
 	// ReceiveMaximum is the number of QoS 1 and 2 publishes a client may
 	// have unacknowledged towards the broker. Default: 1024.
