@@ -77,6 +77,8 @@ func (m msg) String() string {
 // connectOpts is what a CONNECT carries.
 type connectOpts struct {
 	id        string
+	user      string // sent with a password when set
+	level     byte   // 3.1.1 protocol level to send; default 4
 	clean     bool
 	keepalive uint16
 	will      *willOpts
@@ -223,12 +225,23 @@ func (c *wireClient) send5(cp *packets.ControlPacket) {
 	}
 }
 
+// connect sends a CONNECT and returns the CONNACK.
 func (c *wireClient) connect(o connectOpts) msg {
+	c.t.Helper()
+	c.sendConnect(o)
+	return c.nextOf(pConnack)
+}
+
+// sendConnect sends a CONNECT.
+func (c *wireClient) sendConnect(o connectOpts) {
 	c.t.Helper()
 	if c.v == v5 {
 		cp := packets.NewControlPacket(packets.CONNECT)
 		p := cp.Content.(*packets.Connect)
 		p.ClientID, p.CleanStart, p.KeepAlive = o.id, o.clean, o.keepalive
+		if o.user != "" {
+			p.UsernameFlag, p.Username, p.PasswordFlag, p.Password = true, o.user, true, []byte("pw")
+		}
 		if o.props != nil {
 			p.Properties = o.props
 		}
@@ -240,8 +253,15 @@ func (c *wireClient) connect(o connectOpts) msg {
 	} else {
 		var vh bytes.Buffer
 		putString(&vh, "MQTT")
-		vh.WriteByte(4)
+		level := o.level
+		if level == 0 {
+			level = 4
+		}
+		vh.WriteByte(level)
 		var flags byte
+		if o.user != "" {
+			flags |= 0xC0
+		}
 		if o.clean {
 			flags |= 0x02
 		}
@@ -258,9 +278,12 @@ func (c *wireClient) connect(o connectOpts) msg {
 			putString(&vh, w.topic)
 			putString(&vh, string(w.payload))
 		}
+		if o.user != "" {
+			putString(&vh, o.user)
+			putString(&vh, "pw")
+		}
 		c.write(frame(pConnect<<4, vh.Bytes()))
 	}
-	return c.nextOf(pConnack)
 }
 
 // subscribe sends one SUBSCRIBE with filters at qos and returns the SUBACK.

@@ -24,6 +24,12 @@ import (
 //     DISCONNECT goes from client to server only; the server just closes
 //     the connection). The packet's size limit is set below its size, which
 //     makes mochi skip the write and close the connection as it would have.
+//   - A refused MQTT 3.1.1 (or 3.1) CONNECT gets a 3.1.1 return code: mochi
+//     sends MQTT 5 reason codes it has no 3.1.1 equivalent for (0x80, 0x82)
+//     in a 3.1.1 CONNACK, where only 0 to 5 exist (3.2.2.3). An unsupported
+//     protocol level gets 0x01 ([MQTT-3.1.2-2]), an empty client id without
+//     clean session 0x02 ([MQTT-3.1.3-8]); any other refusal closes the
+//     connection without a CONNACK, as 3.1.1 does for protocol errors.
 //   - A client's QoS 1 or 2 PUBLISH to a $SYS topic is answered: mochi drops
 //     it without any ack (it keeps $SYS for itself), which leaves the
 //     publisher waiting forever ([MQTT-4.3.2-4], [MQTT-4.3.3-8]). An MQTT 5
@@ -104,6 +110,9 @@ func (h *conformanceHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) pac
 		}
 	case packets.Connack:
 		if pk.ReasonCode >= packets.ErrUnspecifiedError.Code {
+			if cl.Properties.ProtocolVersion != 5 {
+				pk.ReasonCode = connackCode311(cl, pk.ReasonCode, &pk)
+			}
 			return pk
 		}
 		if cl.Properties.ProtocolVersion == 5 {
@@ -196,4 +205,20 @@ func releaseHeld(cl *mqtt.Client) {
 		cl.State.Inflight.DecreaseSendQuota()
 		busy++
 	}
+}
+
+// connackCode311 maps the code of a refusing CONNACK to a 3.1.1 client to
+// a 3.1.1 return code, or marks the CONNACK not to be written (the
+// connection is then closed without one).
+func connackCode311(cl *mqtt.Client, code byte, pk *packets.Packet) byte {
+	switch {
+	case code <= 5:
+		return code // already a 3.1.1 code (mochi maps some itself)
+	case cl.Properties.ProtocolVersion != 3 && cl.Properties.ProtocolVersion != 4:
+		return 0x01 // unacceptable protocol version
+	case cl.Properties.Props.AssignedClientID != "" && !cl.Properties.Clean:
+		return 0x02 // identifier rejected: empty id needs clean session
+	}
+	pk.Mods.MaxSize = 1 // smaller than any CONNACK: not written
+	return code
 }

@@ -25,7 +25,10 @@ func (h *allowHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
 }
 
-func (h *allowHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+// OnConnectAuthenticate refuses the username "bad" and allows the rest.
+func (h *allowHook) OnConnectAuthenticate(_ *mqtt.Client, pk packets.Packet) bool {
+	return string(pk.Connect.Username) != "bad"
+}
 
 func (h *allowHook) OnACLCheck(_ *mqtt.Client, topic string, _ bool) bool {
 	h.mu.Lock()

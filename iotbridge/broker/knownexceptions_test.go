@@ -84,3 +84,30 @@ func TestKnownExceptionRetainedAgeCap(t *testing.T) {
 		return !ok
 	})
 }
+
+// TestKnownExceptionEmptyWillPayload: a CONNECT whose will message is
+// empty is refused (5.0: CONNACK 0x82; 3.1.1: closed without CONNACK),
+// although a zero-length will message is valid in both versions (3.1.3.3).
+// mochi validates the CONNECT before any hook runs. Devices that want a
+// will must give it a payload (e.g. {"online":false}).
+func TestKnownExceptionEmptyWillPayload(t *testing.T) {
+	t.Parallel()
+	for _, tc := range versions {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := startBroker(t, Config{})
+			c := dial(t, addrOf(b), tc.v)
+			c.sendConnect(connectOpts{id: "dev", clean: true, will: &willOpts{topic: "will/dev"}})
+			got := c.closed()
+			if len(got) > 0 && got[0].typ == pConnack && got[0].code == 0 {
+				t.Fatal("empty will accepted: mochi fixed it; drop this known exception and its README row")
+			}
+			if tc.v == v5 && (len(got) != 1 || got[0].code != 0x82) {
+				t.Fatalf("got %v, want CONNACK 0x82", got)
+			}
+			if tc.v == v311 && len(got) != 0 {
+				t.Fatalf("got %v, want a close without CONNACK", got)
+			}
+		})
+	}
+}
