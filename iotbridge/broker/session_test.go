@@ -3,6 +3,7 @@ package broker
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/eclipse/paho.golang/packets"
 )
@@ -230,5 +231,29 @@ func TestShutdownClosesConnections(t *testing.T) {
 	}
 	if got := c3.closed(); len(got) != 0 {
 		t.Fatalf("MQTT 3.1.1 client got %v, want a plain close", got)
+	}
+}
+
+// TestSessionExpiry checks a disconnected session ends after its expiry:
+// the interval the MQTT 5 client asked for, capped by MaxSessionExpiry
+// (which the CONNACK then reports, 3.2.2.3.2), and
+// MaxSessionExpiry for an MQTT 3.1.1 clean-session-0 session.
+func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
+	for _, tc := range versions {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := startBroker(t, Config{MaxSessionExpiry: time.Second})
+			c, ack := connect(t, addrOf(b), tc.v, persistent(tc.v, "dev"))
+			if tc.v == v5 && (ack.props.SessionExpiryInterval == nil || *ack.props.SessionExpiryInterval != 1) {
+				t.Fatalf("CONNACK session expiry %v, want the cap 1", ack.props.SessionExpiryInterval)
+			}
+			c.subscribe(1, 1, "x")
+			c.disconnect()
+			eventually(t, "session expired", func() bool { return b.sessionGone("dev") })
+			if _, ack := connect(t, addrOf(b), tc.v, persistent(tc.v, "dev")); ack.present {
+				t.Fatal("session present after it expired")
+			}
+		})
 	}
 }
