@@ -325,7 +325,7 @@ func (s *Service) reply(ctx context.Context, env Env, device, cmdID string, r Co
 		return fmt.Errorf("%w: command %q is %s", ErrFinished, cmdID, str(out["status"]))
 	}
 	cmd := commandOf(out)
-	s.emit(ctx, Event{Type: EventCommand, Env: env, DeviceID: device, Command: &cmd})
+	s.emit(ctx, Event{Type: EventCommand, Env: env, DeviceID: device, Command: &cmd, ByDevice: true, Topic: commandsTopic(device) + "/" + cmdID + "/reply"})
 	return nil
 }
 

@@ -38,7 +38,13 @@ type Event struct {
 	// Command is the command after its change (EventCommand).
 	Command *Command `json:"command,omitempty"`
 	// ClientID is the MQTT connection's client id (connection events).
-	ClientID string    `json:"clientId,omitempty"`
+	ClientID string `json:"clientId,omitempty"`
+	// ByDevice tells what the device did over MQTT (connections, shadow
+	// requests, command replies) from what the API or the bridge did:
+	// the API audits its own requests, the wiring audits these.
+	ByDevice bool `json:"byDevice,omitempty"`
+	// Topic is the MQTT topic of an event ByDevice with one.
+	Topic string `json:"topic,omitempty"`
 	Time     time.Time `json:"time"`
 }
 

@@ -185,7 +185,7 @@ func (s *Service) connectionChanged(dev, clientID string, edge, connected bool) 
 			if connected {
 				t = EventConnected
 			}
-			s.emit(ctx, Event{Type: t, Env: env, DeviceID: dev, ClientID: clientID, Time: at})
+			s.emit(ctx, Event{Type: t, Env: env, DeviceID: dev, ClientID: clientID, Time: at, ByDevice: true})
 		}
 	})
 }
@@ -200,7 +200,7 @@ func (h *Hook) OnWillSent(cl *mqtt.Client, _ packets.Packet) {
 	at := s.now()
 	s.goBackground(func(ctx context.Context) {
 		if env, err := s.locate(ctx, dev); err == nil {
-			s.emit(ctx, Event{Type: EventLastWill, Env: env, DeviceID: dev, ClientID: cl.ID, Time: at})
+			s.emit(ctx, Event{Type: EventLastWill, Env: env, DeviceID: dev, ClientID: cl.ID, Time: at, ByDevice: true})
 		}
 	})
 }
@@ -337,7 +337,7 @@ func (s *Service) handleShadow(ctx context.Context, t shadowTopic, payload []byt
 		}
 		s.publishUpdate(t.device, t.shadow, u, res)
 		cur := res.Current
-		s.emit(ctx, Event{Type: EventShadow, Env: env, DeviceID: t.device, Shadow: t.shadow, Document: &cur})
+		s.emit(ctx, Event{Type: EventShadow, Env: env, DeviceID: t.device, Shadow: t.shadow, Document: &cur, ByDevice: true, Topic: base})
 	case opGet:
 		r, rej := ParseShadowRequest(payload)
 		if rej != nil {
@@ -368,7 +368,7 @@ func (s *Service) handleShadow(ctx context.Context, t shadowTopic, payload []byt
 			ans["clientToken"] = *r.ClientToken
 		}
 		s.publish(base+"/accepted", marshal(ans), 0)
-		s.emit(ctx, Event{Type: EventShadow, Env: env, DeviceID: t.device, Shadow: t.shadow, Deleted: true, Document: &Document{Version: version}})
+		s.emit(ctx, Event{Type: EventShadow, Env: env, DeviceID: t.device, Shadow: t.shadow, Deleted: true, Document: &Document{Version: version}, ByDevice: true, Topic: base})
 	}
 }
 

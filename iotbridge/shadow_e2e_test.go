@@ -171,6 +171,30 @@ func TestShadowsEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("device actions are audited", func(t *testing.T) {
+		t.Parallel()
+		secret := e.register(t, map[string]any{"id": "sh-audit"})
+		d := mustDial(t, addr, "sh-audit", "sh-audit", secret)
+		base := "$aws/things/sh-audit/shadow"
+		d.subscribe(t, base+"/update/accepted")
+		d.publish(t, base+"/update", map[string]any{"state": map[string]any{"reported": map[string]any{"x": 1}}})
+		d.next(t, base+"/update/accepted", 0)
+		admin := map[string]string{"Authorization": "Bearer " + e.s.AdminToken(t)}
+		poll(t, "audit records of the device", func() bool {
+			_, out := e.call(t, http.MethodGet, "/admin/api/audit?actor=device:sh-audit", nil, admin)
+			items, _ := out["items"].([]any)
+			actions := map[any]bool{}
+			for _, it := range items {
+				r := it.(map[string]any)
+				actions[r["action"]] = true
+				if r["action"] == "device.shadow.update" && (r["route"] != "$aws/things/{id}/shadow/update" || r["resource"] != "devices/sh-audit/shadow") {
+					t.Errorf("audit record %v", r)
+				}
+			}
+			return actions["device.connect"] && actions["device.shadow.update"]
+		})
+	})
+
 	t.Run("size limit", func(t *testing.T) {
 		t.Parallel()
 		secret := e.register(t, map[string]any{"id": "sh-big"})

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 
+	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/iotbridge/broker"
 	"github.com/skybridgehq/skybridge/objectstore"
@@ -30,6 +32,13 @@ func (n *Node) openDevices(ctx context.Context, cfg Config, log *slog.Logger) er
 		Logger:         log,
 		OnEvent: func(ctx context.Context, ev iotbridge.Event) {
 			n.Events.Publish(ctx, DeviceChange(ev))
+			// The API audits its own requests; what devices do over
+			// MQTT is audited here, with the device as the actor.
+			if ev.ByDevice && n.Audit != nil {
+				if err := n.Audit.Record(ctx, DeviceAuditRecord(ev)); err != nil {
+					log.Warn("audit a device event", "device", ev.DeviceID, "err", err)
+				}
+			}
 		},
 	})
 	if err != nil {
@@ -53,4 +62,45 @@ func DeviceChange(ev iotbridge.Event) objectstore.Change {
 		_ = json.Unmarshal(b, &obj)
 	}
 	return objectstore.Change{DB: ev.Env.DB, Collection: iotbridge.EventTopic(ev.DeviceID), Type: objectstore.ChangeType(ev.Type), Object: obj}
+}
+
+// DeviceAuditRecord is the audit record of what a device did over MQTT:
+// method "MQTT", the topic (its device id as {id}) or CONNECT /
+// DISCONNECT / WILL as the route, the device as the actor.
+func DeviceAuditRecord(ev iotbridge.Event) audit.Record {
+	rec := audit.Record{
+		Time:     ev.Time,
+		App:      ev.Env.AppID,
+		Env:      ev.Env.Name,
+		Actor:    audit.Actor{Kind: audit.ActorDevice, ID: ev.DeviceID},
+		Method:   "MQTT",
+		Resource: "devices/" + ev.DeviceID,
+		Status:   200,
+	}
+	if ev.Topic != "" {
+		rec.Route = strings.Replace(ev.Topic, "/"+ev.DeviceID+"/", "/{id}/", 1)
+	}
+	switch ev.Type {
+	case iotbridge.EventConnected:
+		rec.Route, rec.Action = "CONNECT", "device.connect"
+	case iotbridge.EventDisconnected:
+		rec.Route, rec.Action = "DISCONNECT", "device.disconnect"
+	case iotbridge.EventLastWill:
+		rec.Route, rec.Action = "WILL", "device.lastWill"
+	case iotbridge.EventShadow:
+		rec.Resource += "/shadow"
+		if ev.Shadow != "" {
+			rec.Resource += "/" + ev.Shadow
+		}
+		rec.Action = "device.shadow.update"
+		if ev.Deleted {
+			rec.Action = "device.shadow.delete"
+		}
+	case iotbridge.EventCommand:
+		if ev.Command != nil {
+			rec.Resource += "/commands/" + ev.Command.ID
+		}
+		rec.Action = "device.command.reply"
+	}
+	return rec
 }
