@@ -44,8 +44,8 @@ type Event struct {
 	// the API audits its own requests, the wiring audits these.
 	ByDevice bool `json:"byDevice,omitempty"`
 	// Topic is the MQTT topic of an event ByDevice with one.
-	Topic string `json:"topic,omitempty"`
-	Time     time.Time `json:"time"`
+	Topic string    `json:"topic,omitempty"`
+	Time  time.Time `json:"time"`
 }
 
 // EventTopic is the event-bus collection name a device's events are
