@@ -40,6 +40,11 @@
 //     then stay out of the way of the message path.
 //   - The inline client is on: Publish is how the node (shadows, commands)
 //     publishes to devices.
+//   - Left at mochi's defaults: MaximumClients (unbounded; the device policy
+//     decides who connects), MaximumQos 2, retained, wildcard, shared and
+//     subscription-identifier subscriptions available, MinimumProtocolVersion
+//     3 (MQTT 3.1 clients are served too). mochi v2.7.9 has no in-flight TTL
+//     option; queued messages live until MaxMessageExpiry.
 package broker
 
 import (
