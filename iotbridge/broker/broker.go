@@ -270,8 +270,8 @@ func (b *Broker) Addr() net.Addr {
 
 // Publish publishes a message from the server itself (mochi's inline
 // client) to every matching subscriber, bypassing ACL checks; qos is the
-// highest QoS it is delivered with. It fails before Start and after
-// Shutdown.
+// highest QoS it is delivered with. The topic must be a valid topic name
+// outside $SYS. It fails before Start and after Shutdown.
 func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) error {
 	if err := b.running(); err != nil {
 		return err
@@ -279,7 +279,7 @@ func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) er
 	if qos > 2 {
 		return fmt.Errorf("broker: publish %q: qos %d out of range", topic, qos)
 	}
-	if !mqtt.IsValidFilter(topic, true) || topic == "" {
+	if !ValidTopic(topic) || isSysTopic(topic) {
 		return fmt.Errorf("broker: publish: invalid topic name %q", topic)
 	}
 	if err := b.srv.Publish(topic, payload, retain, qos); err != nil {

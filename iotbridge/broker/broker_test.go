@@ -63,8 +63,10 @@ func TestLifecycle(t *testing.T) {
 	if err := b.Publish("a/b", []byte("x"), false, 3); err == nil {
 		t.Fatal("Publish with qos 3 succeeded")
 	}
-	if err := b.Publish("a/+", []byte("x"), false, 0); err == nil {
-		t.Fatal("Publish to a filter succeeded")
+	for _, bad := range []string{"a/+", "a/#", "", "$SYS/x", "a\x00b"} {
+		if err := b.Publish(bad, []byte("x"), false, 0); err == nil {
+			t.Fatalf("Publish to %q succeeded", bad)
+		}
 	}
 	if err := b.Publish("a/b", []byte("x"), true, 1); err != nil {
 		t.Fatal(err)
