@@ -1,6 +1,8 @@
 package iotbridge_test
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"testing"
 
@@ -233,5 +235,24 @@ func TestAnonymousMQTT(t *testing.T) {
 	}
 	if _, err := dialDevice(t, s.MQTTAddr, "x", "x", "guess"); err == nil {
 		t.Error("a wrong device secret is accepted with anonymous access on")
+	}
+}
+
+// TestShutdownDropsDevices: a node shutting down stops its broker after
+// the HTTP drain; connected devices are dropped and the port closes.
+func TestShutdownDropsDevices(t *testing.T) {
+	t.Parallel()
+	e := startBridge(t)
+	secret := e.register(t, map[string]any{"id": "bye-1"})
+	d := mustDial(t, e.s.MQTTAddr, "bye-1", "bye-1", secret)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := e.s.Node.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	d.waitGone(t)
+	if c, err := net.DialTimeout("tcp", e.s.MQTTAddr, wait); err == nil {
+		_ = c.Close()
+		t.Error("the broker still accepts connections after shutdown")
 	}
 }
