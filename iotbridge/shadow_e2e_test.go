@@ -1,8 +1,11 @@
 package iotbridge_test
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -193,6 +196,44 @@ func TestShadowsEndToEnd(t *testing.T) {
 			}
 			return actions["device.connect"] && actions["device.shadow.update"]
 		})
+	})
+
+	t.Run("concurrent REST and MQTT updates lose nothing", func(t *testing.T) {
+		t.Parallel()
+		secret := e.register(t, map[string]any{"id": "sh-race"})
+		d := mustDial(t, addr, "sh-race", "sh-race", secret)
+		base := "$aws/things/sh-race/shadow"
+		d.subscribe(t, base+"/update/accepted")
+		const n = 15
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				body := map[string]any{"state": map[string]any{"desired": map[string]any{"k" + strconv.Itoa(i): i}}}
+				resp, out, err := e.s.TryDo(http.MethodPatch, "/v1/devices/sh-race/shadow", body, e.server())
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("PATCH %d: %d %s", i, resp.StatusCode, out)
+				}
+				errs <- err
+			})
+		}
+		for i := range n {
+			d.publish(t, base+"/update", map[string]any{"state": map[string]any{"reported": map[string]any{"r" + strconv.Itoa(i): i}}})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		d.next(t, base+"/update/accepted", 2*n-1)
+		_, sh := e.call(t, http.MethodGet, "/v1/devices/sh-race/shadow", nil, e.server())
+		desired, _ := at(sh, "state", "desired").(map[string]any)
+		reported, _ := at(sh, "state", "reported").(map[string]any)
+		if len(desired) != n || len(reported) != n || sh["version"] != float64(2*n) {
+			t.Errorf("after %d REST and %d MQTT updates: version %v, %d desired, %d reported keys", n, n, sh["version"], len(desired), len(reported))
+		}
 	})
 
 	t.Run("size limit", func(t *testing.T) {
