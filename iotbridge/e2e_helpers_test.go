@@ -12,6 +12,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/skybridgehq/skybridge/internal/testenv"
 	"github.com/skybridgehq/skybridge/internal/testenv/testnode"
 )
 
@@ -246,15 +247,11 @@ func (d *device) waitGone(t *testing.T) {
 	}
 }
 
-// poll waits until cond holds.
+// poll waits until cond holds (testenv.WaitFor polls it).
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, wait)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an event
+	if !testenv.WaitFor(context.Background(), wait, cond) {
+		t.Fatalf("%s: not within %s", what, wait)
 	}
 }
 
