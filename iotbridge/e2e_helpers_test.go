@@ -84,7 +84,8 @@ func (e *bridgeEnv) signup(t *testing.T, email string) (string, string) {
 // device is one MQTT 5 connection (eclipse/paho.golang) acting as a
 // device; it records every message it receives.
 type device struct {
-	c  *paho.Client
+	c    *paho.Client
+	conn net.Conn
 	mu sync.Mutex
 	in []*paho.Publish
 	// more is signalled on every message.
@@ -98,11 +99,17 @@ type device struct {
 // CONNACK's error instead of failing (refusals are tested).
 func dialDevice(t *testing.T, addr, clientID, user, secret string) (*device, error) {
 	t.Helper()
+	return dialWithWill(t, addr, clientID, user, secret, nil)
+}
+
+// dialWithWill is dialDevice with a last will.
+func dialWithWill(t *testing.T, addr, clientID, user, secret string, will *paho.WillMessage) (*device, error) {
+	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, wait)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &device{more: make(chan struct{}, 1), gone: make(chan struct{})}
+	d := &device{conn: conn, more: make(chan struct{}, 1), gone: make(chan struct{})}
 	d.c = paho.NewClient(paho.ClientConfig{
 		Conn: conn,
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
@@ -120,7 +127,7 @@ func dialDevice(t *testing.T, addr, clientID, user, secret string) (*device, err
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	cp := &paho.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: true}
+	cp := &paho.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: true, WillMessage: will}
 	if user != "" {
 		cp.Username, cp.UsernameFlag = user, true
 		cp.Password, cp.PasswordFlag = []byte(secret), true

@@ -8,7 +8,17 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+	"github.com/eclipse/paho.golang/paho"
 )
+
+func mustDialWill(t *testing.T, addr, clientID, user, secret string, will *paho.WillMessage) *device {
+	t.Helper()
+	d, err := dialWithWill(t, addr, clientID, user, secret, will)
+	if err != nil {
+		t.Fatalf("connect %s: %v", clientID, err)
+	}
+	return d
+}
 
 // rt opens /v1/realtime with the headers and returns a reader of its
 // messages.
@@ -71,6 +81,25 @@ func TestRealtimeDeviceEvents(t *testing.T) {
 	e.call(t, http.MethodPost, "/v1/devices/rt-1/commands", map[string]any{"name": "beep"}, e.server())
 	if m := read(); m["type"] != "command" || at(m, "event", "command", "status") != "queued" {
 		t.Errorf("command event: %v", m)
+	}
+
+	// The connection dies without a DISCONNECT: its last will goes out.
+	_ = d.c.Disconnect(&paho.Disconnect{})
+	if m := read(); m["type"] != "disconnected" {
+		t.Errorf("disconnected event: %v", m)
+	}
+	w := mustDialWill(t, e.s.MQTTAddr, "rt-1:will", "rt-1", secret, &paho.WillMessage{Topic: "skybridge/devices/rt-1/status", Payload: []byte(`"gone"`), QoS: 1})
+	if m := read(); m["type"] != "connected" || at(m, "event", "clientId") != "rt-1:will" {
+		t.Errorf("connected event: %v", m)
+	}
+	_ = w.conn.Close()
+	got := map[any]bool{}
+	for range 2 {
+		m := read()
+		got[m["type"]] = true
+	}
+	if !got["lastWill"] || !got["disconnected"] {
+		t.Errorf("after a dropped connection: %v", got)
 	}
 
 	// Another user may not subscribe to it.
