@@ -86,8 +86,8 @@ func (e *bridgeEnv) signup(t *testing.T, email string) (string, string) {
 type device struct {
 	c    *paho.Client
 	conn net.Conn
-	mu sync.Mutex
-	in []*paho.Publish
+	mu   sync.Mutex
+	in   []*paho.Publish
 	// more is signalled on every message.
 	more chan struct{}
 	// gone is closed when the server drops the connection.
