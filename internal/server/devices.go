@@ -13,6 +13,9 @@ import (
 	"github.com/skybridgehq/skybridge/objectstore"
 )
 
+// The embedded broker is what the bridge publishes through.
+var _ iotbridge.Broker = (*broker.Broker)(nil)
+
 // deviceSecretPurpose derives the key device secrets are stored under.
 const deviceSecretPurpose = "iotbridge-device-secret"
 
