@@ -24,12 +24,13 @@ func ValidFilter(filter string) bool {
 	if !validTopicString(filter) {
 		return false
 	}
-	levels := strings.Split(filter, "/")
-	for i, l := range levels {
+	for rest, more := filter, true; more; {
+		var l string
+		l, rest, more = strings.Cut(rest, "/")
 		switch {
 		case l == "#":
-			if i != len(levels)-1 {
-				return false
+			if more {
+				return false // # must be the last level
 			}
 		case l == "+":
 		case strings.ContainsAny(l, "+#"):

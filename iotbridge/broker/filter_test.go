@@ -163,3 +163,20 @@ func plusHashParent(filter, topic string) bool {
 	}
 	return Matches(base, topic)
 }
+
+func BenchmarkMatches(b *testing.B) {
+	for _, bc := range []struct{ name, filter, topic string }{
+		{"exact", "skybridge/devices/dev-1/telemetry/temp", "skybridge/devices/dev-1/telemetry/temp"},
+		{"plus", "$aws/things/+/shadow/update", "$aws/things/dev-1/shadow/update"},
+		{"hash", "skybridge/devices/dev-1/#", "skybridge/devices/dev-1/telemetry/temp"},
+	} {
+		b.Run("filter="+bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !Matches(bc.filter, bc.topic) {
+					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}
