@@ -26,6 +26,7 @@ import (
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/events"
+	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
 	"github.com/skybridgehq/skybridge/ratelimit"
@@ -93,6 +94,9 @@ type Deps struct {
 	// routes. Writes invalidate through ObjectCacheInvalidator, which the
 	// wiring puts on objectstore.Config.OnChange.
 	Cache cache.Cache
+	// Devices, when set, serves the IoT bridge's device routes under
+	// /v1/devices: registry, shadows and commands (devices.go).
+	Devices *iotbridge.Service
 }
 
 // Config tunes the API. The zero value means every default.
@@ -309,6 +313,9 @@ func (a *API) bindV1(r chi.Router, spec *apiSpec) {
 		}
 		if a.deps.Deployments != nil {
 			a.bindFlows(keyed, spec)
+		}
+		if a.deps.Devices != nil {
+			a.bindDevices(keyed, spec)
 		}
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
+	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/mail"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
@@ -151,6 +152,15 @@ var problemKinds = []struct {
 	{objectstore.ErrCollectionNotFound, problemKind{http.StatusForbidden, "collection-creation-refused", "Collection Creation Refused"}},
 	{objectstore.ErrIdempotencyMismatch, problemKind{http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency Key Reused"}},
 	{objectstore.ErrIdempotencyInProgress, problemKind{http.StatusConflict, "idempotency-key-in-progress", "Request In Progress"}},
+
+	{errPreconditionFailed, problemKind{http.StatusPreconditionFailed, "precondition-failed", "Precondition Failed"}},
+	{iotbridge.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
+	{iotbridge.ErrExists, problemKind{http.StatusConflict, "device-exists", "Device Id Taken"}},
+	{iotbridge.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+	{iotbridge.ErrForbidden, problemKind{http.StatusForbidden, "forbidden", "Forbidden"}},
+	{iotbridge.ErrVersionConflict, problemKind{http.StatusConflict, "version-conflict", "Version Conflict"}},
+	{iotbridge.ErrTooLarge, problemKind{http.StatusRequestEntityTooLarge, "shadow-too-large", "Shadow Too Large"}},
+	{iotbridge.ErrFinished, problemKind{http.StatusConflict, "command-finished", "Command Finished"}},
 
 	{skysync.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
 	{skysync.ErrCheckpointExpired, problemKind{http.StatusGone, "checkpoint-expired", "Checkpoint Expired: Resync From Scratch"}},

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/store"
 )
@@ -25,6 +26,9 @@ func FuzzRealtimeMessage(f *testing.F) {
 		`{"op":"unsubscribe","id":"s1"}`,
 		`{"op":"subscribe","id":"s1","collection":"todos","extra":1}`,
 		`{"op":"nope"}`, `{}`, `[]`, `null`, `{"op":"auth"} {}`, ``,
+		`{"op":"subscribe","id":"s1","device":"thing-1"}`,
+		`{"op":"subscribe","id":"s1","device":"thing 1"}`,
+		`{"op":"subscribe","id":"s1","device":"thing-1","since":3}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -49,6 +53,12 @@ func FuzzRealtimeMessage(f *testing.F) {
 				t.Fatalf("%q: unsubscribe without id accepted", data)
 			}
 		case rtOpSubscribe:
+			if m.Device != "" {
+				if m.ID == "" || len(m.ID) > maxSubscriptionIDLen || !iotbridge.ValidDeviceID(m.Device) || m.Collection != "" || m.Since != nil || m.filter != nil {
+					t.Fatalf("%q: accepted %+v", data, m)
+				}
+				return
+			}
 			if m.ID == "" || len(m.ID) > maxSubscriptionIDLen || objectstore.ValidCollectionName(m.Collection) != nil ||
 				(m.Since != nil && *m.Since < 0) || store.ValidateFilter(m.filter) != nil {
 				t.Fatalf("%q: accepted %+v", data, m)

@@ -50,6 +50,9 @@ type rtSub struct {
 	bus   *events.Subscription
 	// hint: a sync scope subscription, sent hints instead of objects.
 	hint bool
+	// device, when set, makes this a device subscription
+	// (realtimedevices.go): events pass on as they come, without _seq.
+	device string
 }
 
 // rtQueued is a change waiting for the run goroutine.
@@ -289,6 +292,9 @@ func (c *rtConn) subscribe(ctx context.Context, m rtClientMessage) error {
 	if len(c.subs) >= realtimeMaxSubs {
 		return onField("id", fmt.Errorf("%w: at most %d subscriptions per connection", ErrInvalidInput, realtimeMaxSubs))
 	}
+	if m.Device != "" {
+		return c.subscribeDevice(ctx, m)
+	}
 	objs := c.a.deps.Objects
 	if err := objs.CheckReadable(ctx, c.id.env, c.id.p, m.Collection); err != nil {
 		return objectstoreErr(err)
@@ -380,6 +386,9 @@ func replayType(obj objectstore.Object) objectstore.ChangeType {
 // a _seq it could later resume after. false ends the connection.
 func (c *rtConn) deliver(ctx context.Context, q rtQueued) bool {
 	s := q.sub
+	if s.device != "" {
+		return c.deliverDevice(ctx, q)
+	}
 	seq := q.ch.Object.Seq()
 	if c.subs[s.id] != s || seq <= s.floor {
 		return true

@@ -42,8 +42,11 @@ type rtClientMessage struct {
 	// the object, for each change in the scope, so the client pulls.
 	Scope string `json:"scope,omitempty"`
 	Since *int64 `json:"since,omitempty"`
-	Key   string `json:"key,omitempty"`
-	Token string `json:"token,omitempty"`
+	// Device subscribes to a device's events (shadow changes, connection,
+	// commands) instead of a collection.
+	Device string `json:"device,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Token  string `json:"token,omitempty"`
 
 	// filter is Filter parsed and validated.
 	filter store.Filter
@@ -81,6 +84,9 @@ func parseRealtimeMessage(data []byte) (rtClientMessage, error) {
 	}
 	if m.Op == rtOpUnsubscribe {
 		return m, nil
+	}
+	if m.Device != "" {
+		return m, checkDeviceSubscription(m)
 	}
 	if err := objectstore.ValidCollectionName(m.Collection); err != nil {
 		return m, onField("collection", fmt.Errorf("%w: %q is not a collection name", ErrInvalidInput, m.Collection))
@@ -149,7 +155,8 @@ func describeRealtime(spec *apiSpec) {
 		ID: "realtime", Tag: "objects", Security: []string{schemeAppKey},
 		Summary: "WebSocket of object events. The app key and access token come as headers, as the query " +
 			"parameters key and access_token, or in a first message {\"op\":\"auth\",\"key\",\"token\"}. Client: " +
-			"{\"op\":\"subscribe\",\"id\",\"collection\",\"filter\" or \"scope\",\"since\"} (a sync scope gets {\"sub\",\"type\":\"sync\",\"collection\",\"_seq\"} hints instead of events) and {\"op\":\"unsubscribe\",\"id\"}. " +
+			"{\"op\":\"subscribe\",\"id\",\"collection\",\"filter\" or \"scope\",\"since\"} (a sync scope gets {\"sub\",\"type\":\"sync\",\"collection\",\"_seq\"} hints instead of events), " +
+			"{\"op\":\"subscribe\",\"id\",\"device\"} for a device's events {\"sub\",\"type\":\"shadow|command|connected|disconnected|lastWill\",\"device\",\"event\"} (devices the caller may read), and {\"op\":\"unsubscribe\",\"id\"}. " +
 			"Server: {\"op\":\"ready\"}, {\"op\":\"subscribed\",\"id\",\"_seq\"}, {\"op\":\"unsubscribed\",\"id\"}, " +
 			"{\"op\":\"error\",\"id\",\"error\":<problem>} and events {\"sub\",\"type\":\"created|updated|deleted\",\"object\",\"_seq\"}. " +
 			"since replays the changes after that _seq before the live events, without gaps or duplicates.",

@@ -16,6 +16,7 @@ import (
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
+	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
@@ -89,7 +90,12 @@ func newTestEnv(t testing.TB, opts envOptions) *testEnv {
 	flows := &deploytest.Builder{}
 	deployments := deploy.NewService(sys, kr, flows, deploy.Config{Logger: log})
 	t.Cleanup(func() { _ = deployments.Close() })
-	a, err := New(Deps{Auth: svc, Store: p, Objects: objs, Deployments: deployments, Sync: skysync.NewService(objs, p, skysync.Config{}), Checks: checks, Logger: log, Registry: reg, Version: "test", Cache: cache.NewMemory(cache.MemoryConfig{})}, opts.cfg)
+	devices, err := iotbridge.NewService(ctx, p, nil, iotbridge.Config{SecretKey: kr.Derive("iotbridge-test"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(devices.Close)
+	a, err := New(Deps{Auth: svc, Store: p, Objects: objs, Deployments: deployments, Devices: devices, Sync: skysync.NewService(objs, p, skysync.Config{}), Checks: checks, Logger: log, Registry: reg, Version: "test", Cache: cache.NewMemory(cache.MemoryConfig{})}, opts.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

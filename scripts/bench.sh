@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-bench.out}
 time=${BENCHTIME:-2s}
 count=${BENCHCOUNT:-1}
+# mosquitto is BenchmarkMQTT's baseline, run in the same sitting; without it
+# the benchmark reports Skybridge alone.
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] && [ -z "${MOSQUITTO:-}" ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  ($sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto) >/dev/null 2>&1 ||
+    echo "# mosquitto could not be installed (apt-get install mosquitto, or set MOSQUITTO=<binary>): BenchmarkMQTT runs without its mosquitto baseline and ratios" >&2
+fi
 {
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkStore' -benchtime "$time" -count "$count" ./store/sqlite/ ./store/mongo/
@@ -16,7 +23,9 @@ count=${BENCHCOUNT:-1}
   go test -run '^$' -bench 'BenchmarkObjectCache' -benchtime "${OBJECT_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkSync' -benchtime "${SYNC_RUNS:-3}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkFlows' -benchtime "${FLOW_REQUESTS:-20000}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkShadowRoundTrip' -benchtime "${SHADOW_UPDATES:-5000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkMQTT' -benchtime 1x -count "$count" -timeout 30m ./bench/
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
 } 2>&1 | tee "$out"
 echo
@@ -37,6 +46,19 @@ awk '
     for (i=2;i<=NF;i++) {
       if ($(i+1)=="on/off") ratios=ratios sprintf(" %s", $i)
       if ($(i+1)=="cpu-off/on") cpus=cpus sprintf(" %s", $i)
+    }
+    next
+  }
+  /^BenchmarkMQTT\// {
+    name=$1; sub(/-[0-9]+$/, "", name); sub(/^BenchmarkMQTT\//, "", name)
+    for (i=2;i<=NF;i++) {
+      if ($(i+1)=="msg/s") mq_sky[name]=mq_sky[name] sprintf(" %.0f", $i)
+      if ($(i+1)=="mosquitto-msg/s") mq_mos[name]=mq_mos[name] sprintf(" %.0f", $i)
+      if ($(i+1)=="sky/mosquitto") mq_ratio[name]=mq_ratio[name] sprintf(" %s", $i)
+      if ($(i+1)=="p50-ms") mq_p50[name]=mq_p50[name] sprintf(" %s", $i)
+      if ($(i+1)=="p99-ms" && name=="shadow") mq_p99[name]=mq_p99[name] sprintf(" %s", $i)
+      if ($(i+1)=="echo-p50-ms") mq_ep50=mq_ep50 sprintf(" %s", $i)
+      if ($(i+1)=="echo-p99-ms") mq_ep99=mq_ep99 sprintf(" %s", $i)
     }
     next
   }
@@ -68,5 +90,7 @@ awk '
     if (fcpu["three-calls"] != "") printf "%-60s %s (process CPU per request, chi / flow)\n", "3-call flow in CPU (BenchmarkFlows)", fcpu["three-calls"]
     if (fcpu["cached"] != "") printf "%-60s %s (process CPU per request, chi / flow)\n", "cached flow in CPU (BenchmarkFlows)", fcpu["cached"]
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
+    for (q=0;q<=1;q++) { k="qos=" q; if (mq_sky[k] != "") printf "%-60s %s (goal >= 1.0; skybridge%s vs mosquitto%s msg/s, same load, same run)\n", "MQTT QoS " q " delivered, Skybridge / mosquitto (BenchmarkMQTT)", (mq_ratio[k] != "" ? mq_ratio[k] : " n/a (no mosquitto)"), mq_sky[k], (mq_mos[k] != "" ? mq_mos[k] : " -") }
+    if (mq_p50["shadow"] != "") printf "%-60s %s /%s ms (plain MQTT echo%s /%s ms, same run)\n", "shadow update round trip over MQTT p50 / p99 (BenchmarkMQTT)", mq_p50["shadow"], mq_p99["shadow"], mq_ep50, mq_ep99
     if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus
   }' "$out"

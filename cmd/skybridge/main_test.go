@@ -50,6 +50,7 @@ func startProc(t *testing.T, args ...string) *proc {
 	p.cmd.Env = append(os.Environ(),
 		"SKYBRIDGE_TEST_RUN_MAIN=1",
 		"SKYBRIDGE_HTTP_ADDR="+p.addr,
+		"SKYBRIDGE_MQTT_ADDR=127.0.0.1:0",
 		"SKYBRIDGE_DATA_DIR="+filepath.Join(t.TempDir(), "data"),
 		"SKYBRIDGE_ADMIN_EMAIL="+testnode.AdminEmail,
 		"SKYBRIDGE_ADMIN_PASSWORD="+testnode.AdminPassword,
@@ -178,7 +179,7 @@ func TestInvalidConfigStopsStartupNamingTheKey(t *testing.T) {
 
 func TestBadSecretKeyNamesItWithoutEchoing(t *testing.T) {
 	var out, errOut bytes.Buffer
-	environ := []string{"SKYBRIDGE_SECRET_KEY=not-a-key-zzzz", "SKYBRIDGE_DATA_DIR=" + t.TempDir(), "SKYBRIDGE_HTTP_ADDR=127.0.0.1:0"}
+	environ := []string{"SKYBRIDGE_SECRET_KEY=not-a-key-zzzz", "SKYBRIDGE_DATA_DIR=" + t.TempDir(), "SKYBRIDGE_HTTP_ADDR=127.0.0.1:0", "SKYBRIDGE_MQTT_ADDR=127.0.0.1:0"}
 	if code := run([]string{"serve"}, environ, &out, &errOut); code == 0 {
 		t.Fatal("serve started with a malformed secret key")
 	}

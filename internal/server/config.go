@@ -29,6 +29,14 @@ type Config struct {
 	HTTPAddr string
 	// MQTTAddr is where the embedded MQTT broker listens. Default: ":1883".
 	MQTTAddr string
+	// MQTTAnonymous lets MQTT clients without credentials connect and use
+	// topics outside the devices' reserved $aws/ and skybridge/
+	// namespaces (local development, interoperability tests). Default:
+	// false.
+	MQTTAnonymous bool
+	// ShadowMaxBytes bounds a device shadow's state and a shadow request.
+	// Default: 8192.
+	ShadowMaxBytes int
 	// DataDir holds the SQLite files and the generated secret key.
 	// Default: "./data".
 	DataDir string
@@ -118,6 +126,22 @@ type field struct {
 var fields = []field{
 	{"httpAddr", "SKYBRIDGE_HTTP_ADDR", ":8080", "HTTP listen address", func(c *Config, v string) error { return setAddr(&c.HTTPAddr, v) }},
 	{"mqttAddr", "SKYBRIDGE_MQTT_ADDR", ":1883", "MQTT broker listen address", func(c *Config, v string) error { return setAddr(&c.MQTTAddr, v) }},
+	{"mqttAnonymous", "SKYBRIDGE_MQTT_ANONYMOUS", "false", "true: MQTT clients without credentials may use topics outside $aws/ and skybridge/ (development only)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		c.MQTTAnonymous = b
+		return nil
+	}},
+	{"shadowMaxBytes", "SKYBRIDGE_SHADOW_MAX_BYTES", "8192", "largest device shadow state (desired and reported) and shadow request, in bytes", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1024 || n > 1<<20 {
+			return errors.New("must be a whole number of bytes from 1024 to 1048576")
+		}
+		c.ShadowMaxBytes = n
+		return nil
+	}},
 	{"dataDir", "SKYBRIDGE_DATA_DIR", "./data", "directory of the SQLite store and generated secret key", func(c *Config, v string) error {
 		if strings.TrimSpace(v) == "" {
 			return errors.New("must not be empty")

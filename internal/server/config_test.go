@@ -61,6 +61,8 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"bad addr", "", []string{"SKYBRIDGE_HTTP_ADDR=nope"}, "SKYBRIDGE_HTTP_ADDR"},
 		{"bad port", "", []string{"SKYBRIDGE_MQTT_ADDR=:99999"}, "SKYBRIDGE_MQTT_ADDR"},
 		{"bad level", "", []string{"SKYBRIDGE_LOG_LEVEL=loud"}, "SKYBRIDGE_LOG_LEVEL"},
+		{"bad mqtt anonymous", "", []string{"SKYBRIDGE_MQTT_ANONYMOUS=maybe"}, "SKYBRIDGE_MQTT_ANONYMOUS"},
+		{"small shadow limit", "", []string{"SKYBRIDGE_SHADOW_MAX_BYTES=10"}, "SKYBRIDGE_SHADOW_MAX_BYTES"},
 		{"bad mongo", "", []string{"SKYBRIDGE_MONGO_URI=http://x"}, "SKYBRIDGE_MONGO_URI"},
 		{"mongo needs secret", "", []string{"SKYBRIDGE_MONGO_URI=mongodb://127.0.0.1:1"}, "SKYBRIDGE_SECRET_KEY"},
 		{"bad redis", "", []string{"SKYBRIDGE_REDIS_URL=localhost:6379"}, "SKYBRIDGE_REDIS_URL"},
@@ -195,5 +197,19 @@ func TestLoadConfigAuditAndMaintenance(t *testing.T) {
 		if err != nil || !tt.want(c) {
 			t.Errorf("%v: %+v %v", tt.env, c, err)
 		}
+	}
+}
+
+func TestLoadConfigDevices(t *testing.T) {
+	c := DefaultConfig()
+	if c.MQTTAnonymous || c.ShadowMaxBytes != 8192 {
+		t.Fatalf("device defaults: anonymous %v, shadow limit %d", c.MQTTAnonymous, c.ShadowMaxBytes)
+	}
+	c, err := LoadConfig("", false, []string{"SKYBRIDGE_MQTT_ANONYMOUS=true", "SKYBRIDGE_SHADOW_MAX_BYTES=16384", "SKYBRIDGE_MQTT_ADDR=127.0.0.1:1884"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.MQTTAnonymous || c.ShadowMaxBytes != 16384 || c.MQTTAddr != "127.0.0.1:1884" {
+		t.Fatalf("device settings: %+v", c)
 	}
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/events"
+	"github.com/skybridgehq/skybridge/iotbridge"
+	"github.com/skybridgehq/skybridge/iotbridge/broker"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/migrations"
 	"github.com/skybridgehq/skybridge/objectstore"
@@ -59,7 +61,13 @@ type Node struct {
 	// Deployments stores flow bundles per environment and keeps their
 	// live plans.
 	Deployments *deploy.Service
-	API         *api.API
+	// Broker is the embedded MQTT broker devices connect to, listening on
+	// SKYBRIDGE_MQTT_ADDR once the node starts.
+	Broker *broker.Broker
+	// Devices is the IoT bridge: device registry, MQTT policy, shadows
+	// and commands, plugged into Broker as a hook.
+	Devices *iotbridge.Service
+	API     *api.API
 
 	// limiterRedis is the Redis client of the shared rate limits; nil
 	// when they live in process.
@@ -196,6 +204,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		builder = &flowBuilder{engine: NewFlowEngine(log, reg), loader: n.flowLoader}
 	}
 	n.Deployments = deploy.NewService(sys, n.Keys, builder, deploy.Config{Logger: log})
+	if err := n.openDevices(ctx, cfg, log); err != nil {
+		return nil, err
+	}
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
 		Sync:     n.Sync,
@@ -211,9 +222,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		RateLimiter: limiter,
 		Cache:       n.Cache,
 		Deployments: n.Deployments, // nil without a flow builder
+		Devices:     n.Devices,
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
+			{Name: "broker", Kind: "embedded", Required: true, Ping: n.Broker.Ping},
 		},
 	}, api.Config{
 		RequestTimeout:  cfg.RequestTimeout,
@@ -346,18 +359,31 @@ func (n *Node) Start() error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
+	// The broker first: once HTTP answers, devices can connect.
+	if err := n.Broker.Start(context.Background()); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("start the MQTT broker on %s (SKYBRIDGE_MQTT_ADDR): %w", n.cfg.MQTTAddr, err)
+	}
 	n.serveErr = make(chan error, 1)
 	go func() { n.serveErr <- n.http.Serve(ln) }()
 	n.maint.start()
 	if n.triggers != nil {
 		n.triggers.Start()
 	}
-	n.log.Info("listening", "http", ln.Addr().String(), "store", n.Store.Kind(), "cache", n.Cache.Kind())
+	n.log.Info("listening", "http", ln.Addr().String(), "mqtt", n.MQTTAddr(), "store", n.Store.Kind(), "cache", n.Cache.Kind())
 	return nil
 }
 
 // Addr is the bound HTTP address, valid after Start.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// MQTTAddr is the bound MQTT address, valid after Start.
+func (n *Node) MQTTAddr() string {
+	if a := n.Broker.Addr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
 
 // Done delivers the HTTP server's error if it stops on its own.
 func (n *Node) Done() <-chan error { return n.serveErr }
@@ -375,6 +401,16 @@ func (n *Node) Shutdown(ctx context.Context) error {
 				err = fmt.Errorf("drain in-flight requests: %w", e)
 				_ = n.http.Close()
 			}
+		}
+		if n.Broker != nil {
+			// After the HTTP drain (no new shadow writes or commands from
+			// the API), before the store closes: devices are disconnected
+			// and the hooks stop.
+			bctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
+			if e := n.Broker.Shutdown(bctx); e != nil {
+				n.log.Warn("MQTT connections still open at shutdown", "err", e)
+			}
+			cancel()
 		}
 		if n.maint != nil {
 			n.maint.shutdown()
@@ -403,6 +439,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) closeClients() {
+	if n.Devices != nil {
+		// Background deliveries and command expiry timers; the broker is
+		// stopped already (or never started).
+		n.Devices.Close()
+	}
 	if n.Deployments != nil {
 		// After the HTTP drain: plans still leased close on release.
 		if err := n.Deployments.Close(); err != nil {

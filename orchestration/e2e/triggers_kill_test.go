@@ -39,7 +39,7 @@ func startBinary(t *testing.T, bin, dataDir string) *process {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+addr, "SKYBRIDGE_DATA_DIR="+dataDir,
+	cmd.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+addr, "SKYBRIDGE_MQTT_ADDR=127.0.0.1:0", "SKYBRIDGE_DATA_DIR="+dataDir,
 		"SKYBRIDGE_ADMIN_EMAIL="+testnode.AdminEmail, "SKYBRIDGE_ADMIN_PASSWORD="+testnode.AdminPassword,
 		"SKYBRIDGE_TRIGGER_LEASE=1s", "SKYBRIDGE_TRIGGER_POLL_INTERVAL=50ms", "SKYBRIDGE_LOG_LEVEL=warn", "SKYBRIDGE_SHUTDOWN_GRACE=2s")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr

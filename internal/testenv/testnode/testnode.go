@@ -46,10 +46,12 @@ type Options struct {
 // Server is a Skybridge node running in the test process on a free
 // loopback port. It stops when the test ends.
 type Server struct {
-	Node   *server.Node
-	URL    string
-	Config server.Config
-	client *http.Client
+	Node *server.Node
+	URL  string
+	// MQTTAddr is the host:port of the node's embedded MQTT broker.
+	MQTTAddr string
+	Config   server.Config
+	client   *http.Client
 }
 
 // Start opens and starts a node for t with fast test settings
@@ -58,6 +60,7 @@ func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MQTTAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.AdminEmail, cfg.AdminPassword = AdminEmail, AdminPassword
 	cfg.ShutdownGrace = 5 * time.Second
@@ -97,7 +100,7 @@ func Start(t testing.TB, opts Options) *Server {
 		_ = node.Shutdown(context.Background())
 		t.Fatalf("testnode: start server: %v", err)
 	}
-	s := &Server{Node: node, URL: "http://" + node.Addr(), Config: cfg, client: &http.Client{Timeout: 30 * time.Second}}
+	s := &Server{Node: node, URL: "http://" + node.Addr(), MQTTAddr: node.MQTTAddr(), Config: cfg, client: &http.Client{Timeout: 30 * time.Second}}
 	t.Cleanup(func() { _ = node.Shutdown(context.Background()) })
 	if !testenv.WaitFor(ctx, 10*time.Second, func() bool {
 		resp, err := s.client.Get(s.URL + "/healthz")
