@@ -27,6 +27,7 @@ import (
 	"github.com/skybridgehq/skybridge/events"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
+	"github.com/skybridgehq/skybridge/push"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	skysync "github.com/skybridgehq/skybridge/sync"
@@ -92,6 +93,9 @@ type Deps struct {
 	// routes. Writes invalidate through ObjectCacheInvalidator, which the
 	// wiring puts on objectstore.Config.OnChange.
 	Cache cache.Cache
+	// Push, when set, serves /v1/push (installations, sends, status) and
+	// the push credentials of the admin API.
+	Push *push.Service
 }
 
 // Config tunes the API. The zero value means every default.
@@ -295,6 +299,9 @@ func (a *API) v1Router(spec *apiSpec) chi.Router {
 		}
 		if a.deps.Deployments != nil {
 			a.bindFlows(keyed, spec)
+		}
+		if a.deps.Push != nil {
+			a.bindPush(keyed, spec)
 		}
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.
