@@ -250,9 +250,8 @@ feed:
 	} else {
 		set["state"], set["due"] = statePending, next
 	}
-	if err := b.write(wctx, set); err != nil {
-		return fmt.Errorf("push: record batch %s: %w", bid, err)
-	}
+	// Why credentials failed, for Status (kept in the batch: the
+	// planner may still be rewriting the notification).
 	if len(reasons) > 0 {
 		var parts []string
 		for _, p := range []string{PlatformIOS, PlatformAndroid, PlatformWeb} {
@@ -260,9 +259,10 @@ feed:
 				parts = append(parts, r)
 			}
 		}
-		if _, err := s.sys.Collection(NotificationsCollection).Update(wctx, nid, 0, store.Update{Set: map[string]any{"reason": strings.Join(parts, " ")}}); err != nil {
-			s.log.Warn("push: record reason", "notification", nid, "err", err)
-		}
+		set["reason"] = strings.Join(parts, " ")
+	}
+	if err := b.write(wctx, set); err != nil {
+		return fmt.Errorf("push: record batch %s: %w", bid, err)
 	}
 	if next != "" {
 		s.nudge()

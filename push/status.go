@@ -60,7 +60,7 @@ func (s *Service) Status(ctx context.Context, env Env, id string) (Status, error
 	if err != nil {
 		return Status{}, fmt.Errorf("push: read notification: %w", err)
 	}
-	st := Status{ID: id, Reason: strings.TrimSpace(stringOf(doc["reason"])), Counts: Counts{Failed: map[string]int64{}}}
+	st := Status{ID: id, Counts: Counts{Failed: map[string]int64{}}}
 	st.Timing.QueuedAt = timeField(doc, "queuedAt")
 	st.Timing.StartedAt = timeField(doc, "startedAt")
 	if req, err := decodeRequest(stringOf(doc["request"])); err == nil {
@@ -69,6 +69,10 @@ func (s *Service) Status(ctx context.Context, env Env, id string) (Status, error
 	planned := stringOf(doc["plan"]) == stateDone
 	touched, allDone := false, true
 	var finished string
+	var reasons []string
+	if r := strings.TrimSpace(stringOf(doc["reason"])); r != "" {
+		reasons = append(reasons, r)
+	}
 	q := store.Query{Filter: store.Compare{Path: "nid", Op: store.OpEq, Value: id}, Limit: store.MaxLimit}
 	for {
 		page, err := s.sys.Collection(BatchesCollection).Find(ctx, q)
@@ -81,6 +85,11 @@ func (s *Service) Status(ctx context.Context, env Env, id string) (Status, error
 			}
 			if stringOf(b["state"]) == stateRunning {
 				touched = true
+			}
+			for _, r := range strings.SplitAfter(stringOf(b["reason"]), ". ") {
+				if r = strings.TrimSpace(r); r != "" && !contains(reasons, r) {
+					reasons = append(reasons, r)
+				}
 			}
 			if f := stringOf(b["finishedAt"]); f > finished {
 				finished = f
@@ -109,6 +118,7 @@ func (s *Service) Status(ctx context.Context, env Env, id string) (Status, error
 		}
 		q.Cursor = page.Cursor
 	}
+	st.Reason = strings.Join(reasons, " ")
 	failed := int64(0)
 	for _, n := range st.Counts.Failed {
 		failed += n
