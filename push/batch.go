@@ -117,7 +117,7 @@ func (s *Service) runBatch(ctx context.Context, doc store.Doc) error {
 	if err != nil {
 		return fmt.Errorf("push: notification of batch %s: %w", bid, err)
 	}
-	req, err := decodeRequest(stringOf(notif["request"]))
+	req, err := decodeRequest(stringOf(notif["request"]), s.cfg.Now())
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func (s *Service) planOne(ctx context.Context) (bool, error) {
 func (s *Service) plan(ctx context.Context, doc store.Doc) error {
 	nid := store.DocID(doc)
 	notifs := s.sys.Collection(NotificationsCollection)
-	req, err := decodeRequest(stringOf(doc["request"]))
+	req, err := decodeRequest(stringOf(doc["request"]), s.cfg.Now())
 	if err != nil {
 		next := copyFields(doc)
 		next["plan"], next["reason"] = stateDone, "The request could not be read back: "+err.Error()

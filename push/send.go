@@ -290,12 +290,12 @@ func (s *Service) Send(ctx context.Context, env Env, req SendRequest) (string, e
 }
 
 // decodeRequest reads a stored request back.
-func decodeRequest(raw string) (SendRequest, error) {
+func decodeRequest(raw string, now time.Time) (SendRequest, error) {
 	var r SendRequest
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
 		return r, fmt.Errorf("push: stored request: %w", err)
 	}
-	if err := r.validate(time.Now()); err != nil {
+	if err := r.validate(now); err != nil {
 		return r, fmt.Errorf("push: stored request: %w", err)
 	}
 	return r, nil

@@ -63,7 +63,7 @@ func (s *Service) Status(ctx context.Context, env Env, id string) (Status, error
 	st := Status{ID: id, Counts: Counts{Failed: map[string]int64{}}}
 	st.Timing.QueuedAt = timeField(doc, "queuedAt")
 	st.Timing.StartedAt = timeField(doc, "startedAt")
-	if req, err := decodeRequest(stringOf(doc["request"])); err == nil {
+	if req, err := decodeRequest(stringOf(doc["request"]), s.cfg.Now()); err == nil {
 		st.Timing.ScheduledAt = req.ScheduleAt
 	}
 	planned := stringOf(doc["plan"]) == stateDone
