@@ -76,29 +76,67 @@ func (s *Service) batchOne(ctx context.Context) (bool, error) {
 type batchRun struct {
 	s     *Service
 	mu    sync.Mutex
-	doc   store.Doc // as last written by this node
+	head  store.Doc // the header as last written by this node
 	out   []any
 	att   []any
 	items []any
 	lost  bool // another node took the batch over
 }
 
-// write stores the progress under compare-and-swap with the version this
-// node wrote last; set adds fields. A conflict means the lease was lost.
-func (b *batchRun) write(ctx context.Context, set map[string]any) error {
+// counts sums the outcomes into the header fields Status reads.
+func (b *batchRun) counts() map[string]any {
+	var sent, pruned, pending int64
+	failed := map[string]any{}
+	for _, o := range b.out {
+		code := stringOf(o)
+		switch {
+		case code == "":
+			pending++
+		case code == outSent:
+			sent++
+		case strings.HasPrefix(code, outPruned):
+			pruned++
+		default:
+			r := strings.TrimPrefix(code, outFailed)
+			n, _ := store.Int64(failed[r])
+			failed[r] = n + 1
+		}
+	}
+	return map[string]any{"sent": sent, "pruned": pruned, "failed": failed, "pending": pending}
+}
+
+// write records progress: the header under compare-and-swap with the
+// version this node wrote last (a conflict means the lease was lost),
+// set added to it, and the items' outcomes. With release, the items go
+// first: the header then frees the batch for any node, which must find
+// them written.
+func (b *batchRun) write(ctx context.Context, set map[string]any, release bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.lost {
 		return nil
 	}
-	next := copyFields(b.doc)
-	next["out"] = append([]any(nil), b.out...)
-	next["att"] = append([]any(nil), b.att...)
-	next["items"] = b.items
+	items := store.Doc{"items": b.items, "out": append([]any(nil), b.out...), "att": append([]any(nil), b.att...)}
+	id := store.DocID(b.head)
+	writeItems := func() error {
+		if _, err := b.s.sys.Collection(BatchItemsCollection).Replace(ctx, id, 0, items); err != nil {
+			return fmt.Errorf("push: record the items of batch %s: %w", id, err)
+		}
+		return nil
+	}
+	if release {
+		if err := writeItems(); err != nil {
+			return err
+		}
+	}
+	next := copyFields(b.head)
+	for k, v := range b.counts() {
+		next[k] = v
+	}
 	for k, v := range set {
 		next[k] = v
 	}
-	stored, err := b.s.sys.Collection(BatchesCollection).Replace(ctx, store.DocID(b.doc), store.DocVersion(b.doc), next)
+	stored, err := b.s.sys.Collection(BatchesCollection).Replace(ctx, id, store.DocVersion(b.head), next)
 	if errors.Is(err, store.ErrVersionConflict) || errors.Is(err, store.ErrNotFound) {
 		b.lost = true
 		return nil
@@ -106,13 +144,16 @@ func (b *batchRun) write(ctx context.Context, set map[string]any) error {
 	if err != nil {
 		return err
 	}
-	b.doc = stored
+	b.head = stored
+	if !release {
+		return writeItems()
+	}
 	return nil
 }
 
 // runBatch sends the due, unsent items of a claimed batch.
-func (s *Service) runBatch(ctx context.Context, doc store.Doc) error {
-	bid, nid := store.DocID(doc), stringOf(doc["nid"])
+func (s *Service) runBatch(ctx context.Context, head store.Doc) error {
+	bid, nid := store.DocID(head), stringOf(head["nid"])
 	notif, err := s.sys.Collection(NotificationsCollection).Get(ctx, nid)
 	if err != nil {
 		return fmt.Errorf("push: notification of batch %s: %w", bid, err)
@@ -121,8 +162,12 @@ func (s *Service) runBatch(ctx context.Context, doc store.Doc) error {
 	if err != nil {
 		return err
 	}
-	env := Env{AppID: stringOf(doc["app"]), Name: stringOf(doc["env"]), DB: stringOf(doc["db"])}
-	b := &batchRun{s: s, doc: doc}
+	doc, err := s.sys.Collection(BatchItemsCollection).Get(ctx, bid)
+	if err != nil {
+		return fmt.Errorf("push: items of batch %s: %w", bid, err)
+	}
+	env := Env{AppID: stringOf(head["app"]), Name: stringOf(head["env"]), DB: stringOf(head["db"])}
+	b := &batchRun{s: s, head: head}
 	b.out, _ = doc["out"].([]any)
 	b.att, _ = doc["att"].([]any)
 	b.items, _ = doc["items"].([]any)
@@ -154,7 +199,7 @@ func (s *Service) runBatch(ctx context.Context, doc store.Doc) error {
 			case <-renewDone:
 				return
 			case <-t.C:
-				if err := b.write(ctx, map[string]any{"lease": store.FormatTime(s.cfg.Now().UTC().Add(s.cfg.Lease))}); err != nil {
+				if err := b.write(ctx, map[string]any{"lease": store.FormatTime(s.cfg.Now().UTC().Add(s.cfg.Lease))}, false); err != nil {
 					s.log.Warn("push: renew batch lease", "batch", bid, "err", err)
 				}
 			}
@@ -210,8 +255,9 @@ func (s *Service) runBatch(ctx context.Context, doc store.Doc) error {
 					m2["d"] = store.FormatTime(res.deferTo)
 					b.items[i] = m2
 				}
+				code := stringOf(b.out[i])
 				b.mu.Unlock()
-				s.metrics.sent.WithLabelValues(it.platform, outcomeLabel(stringOf(b.out[i]))).Inc()
+				s.metrics.sent.WithLabelValues(it.platform, outcomeLabel(code)).Inc()
 			}
 		}()
 	}
@@ -261,7 +307,7 @@ feed:
 		}
 		set["reason"] = strings.Join(parts, " ")
 	}
-	if err := b.write(wctx, set); err != nil {
+	if err := b.write(wctx, set, true); err != nil {
 		return fmt.Errorf("push: record batch %s: %w", bid, err)
 	}
 	if next != "" {

@@ -133,26 +133,38 @@ func (s *Service) writeBatch(ctx context.Context, notif store.Doc, pageNo int64,
 		items[i] = map[string]any{"id": store.DocID(d), "t": stringOf(d["token"]), "p": stringOf(d["platform"]), "l": stringOf(d["locale"]), "d": due}
 		out[i], att[i] = "", int64(0)
 	}
-	batch := store.Doc{
-		store.FieldID: id, "nid": nid, "app": notif["app"], "env": notif["env"], "db": notif["db"],
-		"state": statePending, "due": minDue, "lease": "", "owner": "", "items": items, "out": out, "att": att,
-	}
-	c := s.sys.Collection(BatchesCollection)
-	if _, err := c.Insert(ctx, batch); err != nil {
+	// The items first: a batch header exists only with its items.
+	c := s.sys.Collection(BatchItemsCollection)
+	if _, err := c.Insert(ctx, store.Doc{store.FieldID: id, "items": items, "out": out, "att": att}); err != nil {
 		if !errors.Is(err, store.ErrDuplicate) {
 			return "", fmt.Errorf("push: store batch %s: %w", id, err)
 		}
+		// Written by a planner that died after it: keep it as it was.
 		prev, err := c.Get(ctx, id)
 		if err != nil {
 			return "", fmt.Errorf("push: read batch %s: %w", id, err)
 		}
 		its := batchItems(prev)
 		if len(its) == 0 {
-			return store.DocID(docs[len(docs)-1]), nil
+			return "", fmt.Errorf("push: batch %s has no items", id)
 		}
-		return its[len(its)-1].id, nil
+		items, minDue = prev["items"].([]any), ""
+		for _, it := range its {
+			if minDue == "" || it.due < minDue {
+				minDue = it.due
+			}
+		}
 	}
-	return store.DocID(docs[len(docs)-1]), nil
+	header := store.Doc{
+		store.FieldID: id, "nid": nid, "app": notif["app"], "env": notif["env"], "db": notif["db"],
+		"state": statePending, "due": minDue, "lease": "", "owner": "",
+		"n": int64(len(items)), "sent": int64(0), "pruned": int64(0), "failed": map[string]any{}, "pending": int64(len(items)),
+	}
+	if _, err := s.sys.Collection(BatchesCollection).Insert(ctx, header); err != nil && !errors.Is(err, store.ErrDuplicate) {
+		return "", fmt.Errorf("push: store batch %s: %w", id, err)
+	}
+	last, _ := items[len(items)-1].(map[string]any)
+	return stringOf(last["id"]), nil
 }
 
 // dueFor is when an installation in time zone tz gets the notification.

@@ -25,6 +25,7 @@ const (
 	InstallationsCollection  = "pushInstallations"
 	NotificationsCollection  = "pushNotifications"
 	BatchesCollection        = "pushBatches"
+	BatchItemsCollection     = "pushBatchItems"
 	ClaimsCollection         = "pushClaims"
 	CredentialsCollection    = "pushCredentials"
 	ProviderTokensCollection = "pushProviderTokens"

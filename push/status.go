@@ -94,23 +94,22 @@ func (s *Service) Status(ctx context.Context, env Env, id string) (Status, error
 			if f := stringOf(b["finishedAt"]); f > finished {
 				finished = f
 			}
-			out, _ := b["out"].([]any)
-			for _, o := range out {
-				code := stringOf(o)
-				st.Counts.Targeted++
-				switch {
-				case code == "":
-					st.Counts.Pending++
-				case code == outSent:
-					st.Counts.Sent++
-					touched = true
-				case strings.HasPrefix(code, outPruned):
-					st.Counts.Pruned++
-					touched = true
-				default:
-					st.Counts.Failed[strings.TrimPrefix(code, outFailed)]++
-					touched = true
+			n, _ := store.Int64(b["n"])
+			sent, _ := store.Int64(b["sent"])
+			pruned, _ := store.Int64(b["pruned"])
+			pending, _ := store.Int64(b["pending"])
+			st.Counts.Targeted += n
+			st.Counts.Sent += sent
+			st.Counts.Pruned += pruned
+			st.Counts.Pending += pending
+			if f, ok := b["failed"].(map[string]any); ok {
+				for r, v := range f {
+					c, _ := store.Int64(v)
+					st.Counts.Failed[r] += c
 				}
+			}
+			if sent+pruned > 0 || pending < n {
+				touched = true
 			}
 		}
 		if page.Cursor == "" {

@@ -41,6 +41,7 @@ type counter struct {
 	rules  map[string]Rule
 	counts map[string]int
 	last   map[string]Request
+	ids    map[string][]string
 	errs   []string
 	total  int
 	delay  time.Duration
@@ -53,7 +54,7 @@ type Request struct {
 }
 
 func newCounter() counter {
-	return counter{rules: map[string]Rule{}, counts: map[string]int{}, last: map[string]Request{}}
+	return counter{rules: map[string]Rule{}, counts: map[string]int{}, last: map[string]Request{}, ids: map[string][]string{}}
 }
 
 // hit counts a request for token and returns the rule to apply.
@@ -63,6 +64,12 @@ func (c *counter) hit(token string, req Request) (Rule, bool) {
 	c.counts[token]++
 	c.total++
 	c.last[token] = req
+	if id := req.Headers["apns-id"]; id != "" {
+		c.ids[token] = append(c.ids[token], id+"/"+req.Headers["apns-collapse-id"])
+	} else if d, ok := req.Body["data"].(map[string]any); ok {
+		mid, _ := d["sbMessageId"].(string)
+		c.ids[token] = append(c.ids[token], mid)
+	}
 	r, ok := c.rules[token]
 	if ok && r.Times > 0 && c.counts[token] > r.Times {
 		return Rule{}, false
@@ -124,6 +131,14 @@ func (c *counter) Total() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.total
+}
+
+// MessageIDs lists, per request for token, its message id (APNs:
+// "apns-id/apns-collapse-id"; FCM: the sbMessageId data value).
+func (c *counter) MessageIDs(token string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.ids[token]...)
 }
 
 // Last is the last request for token.
