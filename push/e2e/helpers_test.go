@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,15 +29,38 @@ type process struct {
 	base string
 }
 
-// buildBinary builds cmd/skybridge into a temporary directory.
+// binary is cmd/skybridge built once for the package's tests.
+var binary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.dir != "" {
+		_ = os.RemoveAll(binary.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds cmd/skybridge (once) and returns its path.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "skybridge")
-	args := append(append([]string{"build"}, buildFlags...), "-o", bin, "../../cmd/skybridge")
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	binary.once.Do(func() {
+		if binary.dir, binary.err = os.MkdirTemp("", "skybridge-push-e2e"); binary.err != nil {
+			return
+		}
+		binary.path = filepath.Join(binary.dir, "skybridge")
+		args := append(append([]string{"build"}, buildFlags...), "-o", binary.path, "../../cmd/skybridge")
+		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
 	}
-	return bin
+	return binary.path
 }
 
 // startBinary runs `bin serve` on dataDir, sending push to the fake APNs

@@ -11,13 +11,21 @@ import (
 	"github.com/skybridgehq/skybridge/push"
 )
 
-const installations = 10_000
+// installationsFor is the size of the send: 10,000 as the issue asks,
+// 2,000 under -short (make test), where the binary runs with -race.
+func installationsFor() int {
+	if testing.Short() {
+		return 2_000
+	}
+	return 10_000
+}
 
 // sendAndInterrupt starts the binary, sends to every installation, and
 // delivers sig once a fifth of them got their request. It returns the
 // notification id.
 func sendAndInterrupt(t *testing.T, s *setup, sig syscall.Signal) string {
 	t.Helper()
+	installations := len(s.tokens)
 	s.apns.SetDelay(3 * time.Millisecond) // keeps the send in flight when the signal comes
 	p := startBinary(t, s.bin, s.dataDir, s.apns, s.caFile)
 	var sent struct{ ID string }
@@ -46,7 +54,7 @@ func sendAndInterrupt(t *testing.T, s *setup, sig syscall.Signal) string {
 		}
 		<-tick.C
 	}
-	if st.Counts.Sent != installations || st.Counts.Targeted != installations {
+	if st.Counts.Sent != int64(installations) || st.Counts.Targeted != int64(installations) {
 		t.Fatalf("status %+v", st)
 	}
 	p2.stop(t)
@@ -60,7 +68,7 @@ func sendAndInterrupt(t *testing.T, s *setup, sig syscall.Signal) string {
 // nothing and repeats nothing: each token gets exactly one request.
 func TestPushSIGTERMMidSend(t *testing.T) {
 	t.Parallel()
-	s := newSetup(t, installations)
+	s := newSetup(t, installationsFor())
 	sendAndInterrupt(t, s, syscall.SIGTERM)
 	for _, tok := range s.tokens {
 		if n := s.apns.Count(tok); n != 1 {
@@ -74,7 +82,7 @@ func TestPushSIGTERMMidSend(t *testing.T) {
 // batch size), with the same apns-id and apns-collapse-id.
 func TestPushKill9MidSend(t *testing.T) {
 	t.Parallel()
-	s := newSetup(t, installations)
+	s := newSetup(t, installationsFor())
 	id := sendAndInterrupt(t, s, syscall.SIGKILL)
 	repeated := 0
 	for _, tok := range s.tokens {
