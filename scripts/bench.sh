@@ -17,6 +17,7 @@ count=${BENCHCOUNT:-1}
   go test -run '^$' -bench 'BenchmarkSync' -benchtime "${SYNC_RUNS:-3}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkFlows' -benchtime "${FLOW_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkPushTopicSend' -benchtime 1x -count "$count" -timeout 30m ./bench/
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
 } 2>&1 | tee "$out"
 echo
@@ -29,6 +30,15 @@ awk '
       if ($(i+1)=="flow/chi") fr[name]=fr[name] sprintf(" %s", $i)
       if ($(i+1)=="flow-ops/s") fo[name]=fo[name] sprintf(" %.0f", $i)
       if ($(i+1)=="chi-ops/s") fc[name]=fc[name] sprintf(" %.0f", $i)
+    }
+    next
+  }
+  /^BenchmarkPushTopicSend/ {
+    for (i=2;i<=NF;i++) {
+      if ($(i+1)=="notifications/s") pn=pn sprintf(" %.0f", $i)
+      if ($(i+1)=="send-s") ps=ps sprintf(" %.1f", $i)
+      if ($(i+1)=="peak-rss-MiB") pr=pr sprintf(" %.0f", $i)
+      if ($(i+1)=="get-p99-ratio") pg=pg sprintf(" %.2f", $i)
     }
     next
   }
@@ -65,5 +75,7 @@ awk '
     if (fr["three-calls"] != "") printf "%-60s %s (goal >= 0.5; flow%s vs chi%s ops/s, alternating rounds)\n", "3-call flow / chi proxy of the same calls (BenchmarkFlows)", fr["three-calls"], fo["three-calls"], fc["three-calls"]
     if (fr["cached"] != "") printf "%-60s %s (goal >= 0.7; flow%s vs chi%s ops/s, alternating rounds)\n", "cached flow / chi handler with the same JSON (BenchmarkFlows)", fr["cached"], fo["cached"], fc["cached"]
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
+    if (pn != "") printf "%-60s %s notifications/s, %s s (goal < 60 s), peak RSS%s MiB\n", "push: 100,000-installation topic send to the fakes", pn, ps, pr
+    if (pg != "") printf "%-60s %s (goal < 1.5; object GETs during the send / idle)\n", "push: GET p99 during the send / idle (BenchmarkPushTopicSend)", pg
     if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus
   }' "$out"
