@@ -14,7 +14,6 @@ import (
 
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
-	"golang.org/x/net/http2"
 )
 
 // messageIDKey carries the message id in every payload (APNs top level,
@@ -50,10 +49,15 @@ func (s *Service) newAPNs(c APNsCredentials) (*apnsSender, error) {
 	if s.cfg.APNsURL != "" {
 		host = strings.TrimRight(s.cfg.APNsURL, "/")
 	}
-	tr := &http2.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: s.cfg.APNsRootCAs, MinVersion: tls.VersionTLS12},
-		ReadIdleTimeout: 15 * time.Second,
-		PingTimeout:     5 * time.Second,
+	// HTTP/2 only, as APNs requires: one connection, many streams.
+	var protos http.Protocols
+	protos.SetHTTP2(true)
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: s.cfg.APNsRootCAs, MinVersion: tls.VersionTLS12},
+		Protocols:           &protos,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 4,
+		HTTP2:               &http.HTTP2Config{SendPingTimeout: 15 * time.Second, PingTimeout: 5 * time.Second},
 	}
 	client := &apns2.Client{Host: host, HTTPClient: &http.Client{Transport: &apnsTransport{base: tr}}}
 	return &apnsSender{

@@ -54,6 +54,7 @@ func (f *fcmSender) message(m *outMessage) *messaging.Message {
 	for k, v := range r.dataStrings {
 		data[k] = v
 	}
+	//lint:ignore SA1019 Token is the FCM registration token apps register; Fid (installation ids) is another kind of target.
 	msg := &messaging.Message{Token: m.token, Data: data}
 	if title != "" || body != "" || n.ImageURL != "" {
 		msg.Notification = &messaging.Notification{Title: title, Body: body, ImageURL: n.ImageURL}
