@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,9 +36,22 @@ type clock struct{ offset atomic.Int64 }
 func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-func newRig(t *testing.T, cfg push.Config) *rig {
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopShared()
+	os.Exit(code)
+}
+
+func newRig(t *testing.T, cfg push.Config) *rig { t.Helper(); return newRigOn(t, "sqlite", cfg) }
+
+// newRigOn is newRig on store kind "sqlite" or "ferretdb" (the MongoDB
+// adapter).
+func newRigOn(t *testing.T, kind string, cfg push.Config) *rig {
 	t.Helper()
 	p := teststore.SQLite(t)
+	if kind == "ferretdb" {
+		p = teststore.FerretDB(t)
+	}
 	sys, err := p.DB(context.Background(), store.SystemDB)
 	if err != nil {
 		t.Fatal(err)
