@@ -121,18 +121,20 @@ func TestRetriesHonourRetryAfterAndRetry5xx(t *testing.T) {
 	// until then instead of holding the batch.
 	r.apns.SetRule(iosToken(2), pushtest.Rule{Status: http.StatusTooManyRequests, Reason: "TooManyRequests", RetryAfter: "120", Times: 1})
 	r.fcm.SetRule(fcmToken(1), pushtest.Rule{Status: http.StatusTooManyRequests, Reason: "QUOTA_EXCEEDED", RetryAfter: "3600", Times: 1})
-	for i := range 3 {
+	// A short Retry-After is waited out in the batch.
+	r.apns.SetRule(iosToken(3), pushtest.Rule{Status: http.StatusTooManyRequests, Reason: "TooManyRequests", RetryAfter: "1", Times: 1})
+	for i := range 4 {
 		r.register(t, device{platform: push.PlatformIOS, token: iosToken(i), topics: []string{"t"}})
 	}
 	for i := range 2 {
 		r.register(t, device{platform: push.PlatformAndroid, token: fcmToken(i), topics: []string{"t"}})
 	}
 	id := r.send(t, push.SendRequest{Target: push.Target{Topics: []string{"t"}}, Notification: push.Notification{Title: "x"}})
-	st := r.waitStatus(t, id, "waiting for Retry-After", func(s push.Status) bool { return s.Counts.Sent == 3 && s.Counts.Pending == 2 })
+	st := r.waitStatus(t, id, "waiting for Retry-After", func(s push.Status) bool { return s.Counts.Sent == 4 && s.Counts.Pending == 2 })
 	if st.Status != push.StatusSending {
 		t.Errorf("status %+v", st)
 	}
-	for tok, want := range map[string]int{iosToken(0): 3, iosToken(1): 2, fcmToken(0): 2, iosToken(2): 1, fcmToken(1): 1} {
+	for tok, want := range map[string]int{iosToken(0): 3, iosToken(1): 2, fcmToken(0): 2, iosToken(2): 1, fcmToken(1): 1, iosToken(3): 2} {
 		n := r.apns.Count(tok)
 		if strings.HasPrefix(tok, "fcm") {
 			n = r.fcm.Count(tok)
@@ -142,13 +144,13 @@ func TestRetriesHonourRetryAfterAndRetry5xx(t *testing.T) {
 		}
 	}
 	r.clock.advance(2 * time.Minute) // past APNs' Retry-After, not FCM's
-	r.waitStatus(t, id, "retried after APNs' Retry-After", func(s push.Status) bool { return s.Counts.Sent == 4 && s.Counts.Pending == 1 })
+	r.waitStatus(t, id, "retried after APNs' Retry-After", func(s push.Status) bool { return s.Counts.Sent == 5 && s.Counts.Pending == 1 })
 	if n := r.fcm.Count(fcmToken(1)); n != 1 {
 		t.Errorf("FCM token retried before its Retry-After: %d requests", n)
 	}
 	r.clock.advance(time.Hour)
 	st = r.waitDone(t, id)
-	if st.Status != push.StatusDone || st.Counts.Sent != 5 {
+	if st.Status != push.StatusDone || st.Counts.Sent != 6 {
 		t.Fatalf("status %+v", st)
 	}
 }
