@@ -91,19 +91,21 @@ func TestDeadTokensArePruned(t *testing.T) {
 	r.fcm.SetRule(fcmToken(1), pushtest.Rule{Status: http.StatusNotFound, Reason: "UNREGISTERED"})
 	r.fcm.SetRule(fcmToken(2), pushtest.Rule{Status: http.StatusBadRequest, Reason: "INVALID_ARGUMENT"})
 	r.apns.SetRule(iosToken(3), pushtest.Rule{Status: http.StatusBadRequest, Reason: "PayloadTooLarge"})
+	// An invalid argument that is not the token's fails without pruning.
+	r.fcm.SetRule(fcmToken(3), pushtest.Rule{Status: http.StatusBadRequest, Reason: "INVALID_ARGUMENT", Message: "Invalid value at 'message.notification.image'"})
 	ids := map[string]string{}
 	for i := range 4 {
 		ids[iosToken(i)] = r.register(t, device{platform: push.PlatformIOS, token: iosToken(i), topics: []string{"t"}}).ID
 	}
-	for i := range 3 {
+	for i := range 4 {
 		ids[fcmToken(i)] = r.register(t, device{platform: push.PlatformAndroid, token: fcmToken(i), topics: []string{"t"}}).ID
 	}
 	id := r.send(t, push.SendRequest{Target: push.Target{Topics: []string{"t"}}, Notification: push.Notification{Title: "x"}})
 	st := r.waitDone(t, id)
-	if st.Counts.Sent != 2 || st.Counts.Pruned != 4 || st.Counts.Failed["PayloadTooLarge"] != 1 {
+	if st.Counts.Sent != 2 || st.Counts.Pruned != 4 || st.Counts.Failed["PayloadTooLarge"] != 1 || st.Counts.Failed["INVALID_ARGUMENT"] != 1 {
 		t.Fatalf("status %+v", st)
 	}
-	for tok, want := range map[string]bool{iosToken(0): false, iosToken(1): true, iosToken(2): true, iosToken(3): false, fcmToken(0): false, fcmToken(1): true, fcmToken(2): true} {
+	for tok, want := range map[string]bool{iosToken(0): false, iosToken(1): true, iosToken(2): true, iosToken(3): false, fcmToken(0): false, fcmToken(1): true, fcmToken(2): true, fcmToken(3): false} {
 		if got := gone(t, r, ids[tok]); got != want {
 			t.Errorf("installation of %s pruned: %v, want %v", tok, got, want)
 		}

@@ -127,8 +127,13 @@ func classifyFCM(err error) result {
 	switch {
 	case messaging.IsUnregistered(err):
 		return result{kind: resultPrune, reason: "UNREGISTERED"}
-	case messaging.IsInvalidArgument(err):
+	case messaging.IsInvalidArgument(err) && strings.Contains(strings.ToLower(err.Error()), "registration token"):
+		// The token is malformed. Other invalid arguments are the
+		// message's (an image URL ...): pruning on those would delete
+		// every installation a bad send reaches.
 		return result{kind: resultPrune, reason: "INVALID_ARGUMENT"}
+	case messaging.IsInvalidArgument(err):
+		return result{kind: resultFail, reason: "INVALID_ARGUMENT"}
 	case messaging.IsQuotaExceeded(err) || status == http.StatusTooManyRequests:
 		return result{kind: resultRetry, reason: "QUOTA_EXCEEDED", retryAfter: ra}
 	case messaging.IsUnavailable(err) || messaging.IsInternal(err) || status >= 500:

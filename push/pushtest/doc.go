@@ -30,6 +30,10 @@ type Rule struct {
 	Reason string
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// Message, for FCM, replaces the error message FCM sends with the
+	// code (for INVALID_ARGUMENT: "The registration token is not a valid
+	// FCM registration token").
+	Message string
 	// Times limits the rule to the token's first Times requests; later
 	// ones succeed. 0: every request.
 	Times int

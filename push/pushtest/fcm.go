@@ -102,11 +102,21 @@ func (f *FCM) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // fcmError writes an error in FCM HTTP v1's shape.
-func fcmError(w http.ResponseWriter, status int, code, grpcStatus string) {
+func fcmError(w http.ResponseWriter, status int, code, grpcStatus, msg string) {
+	if msg == "" {
+		switch code {
+		case "INVALID_ARGUMENT":
+			msg = "The registration token is not a valid FCM registration token"
+		case "UNREGISTERED":
+			msg = "Requested entity was not found."
+		default:
+			msg = code
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-		"code": status, "message": code, "status": grpcStatus,
+		"code": status, "message": msg, "status": grpcStatus,
 		"details": []any{map[string]any{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": code}},
 	}})
 }
@@ -147,7 +157,7 @@ func (f *FCM) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	if p := r.PathValue("project"); p != f.ProjectID {
 		f.fail("project " + p)
-		fcmError(w, http.StatusForbidden, "SENDER_ID_MISMATCH", "PERMISSION_DENIED")
+		fcmError(w, http.StatusForbidden, "SENDER_ID_MISMATCH", "PERMISSION_DENIED", "")
 		return
 	}
 	var body struct {
@@ -156,7 +166,7 @@ func (f *FCM) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil || body.Message == nil {
 		f.fail("send body")
-		fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
+		fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid JSON payload received.")
 		return
 	}
 	if body.ValidateOnly {
@@ -170,7 +180,7 @@ func (f *FCM) serveSend(w http.ResponseWriter, r *http.Request) {
 	token, _ := body.Message["token"].(string)
 	if token == "" {
 		f.fail("message without a token")
-		fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
+		fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid JSON payload received.")
 		return
 	}
 	rule, ok := f.hit(token, Request{Headers: map[string]string{"Authorization": "Bearer ..."}, Body: body.Message})
@@ -179,7 +189,7 @@ func (f *FCM) serveSend(w http.ResponseWriter, r *http.Request) {
 		if rule.RetryAfter != "" {
 			w.Header().Set("Retry-After", rule.RetryAfter)
 		}
-		fcmError(w, rule.Status, rule.Reason, grpcStatusOf(rule.Reason, rule.Status))
+		fcmError(w, rule.Status, rule.Reason, grpcStatusOf(rule.Reason, rule.Status), rule.Message)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
