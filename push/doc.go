@@ -28,9 +28,12 @@
 // worker on any node claims it (a unique claim document per version, then
 // a compare-and-swap, as the trigger runtime claims firings), pages
 // through the matching installations in _id order and writes them into
-// batch documents (BatchesCollection) of Config.BatchSize installations,
-// each with its due time (scheduleAt, or scheduleAt's wall clock in each
-// installation's time zone). The planning cursor is kept in the
+// batches of Config.BatchSize installations, each with its due time
+// (scheduleAt, or scheduleAt's wall clock in each installation's time
+// zone): a small header (BatchesCollection: state,
+// due time, lease, counts) and its items (BatchItemsCollection: tokens and
+// outcomes), so that claims and Status read small documents. The
+// planning cursor is kept in the
 // notification, so a planner that dies is resumed by another without
 // duplicate batches (batch ids are the notification id and page number).
 //
@@ -46,6 +49,7 @@
 //
 // 429 and 5xx answers are retried with backoff, honouring Retry-After;
 // tokens that APNs answers Unregistered or BadDeviceToken, or FCM
-// UNREGISTERED or INVALID_ARGUMENT, are deleted. Status sums the batches
+// UNREGISTERED or INVALID_ARGUMENT about the registration token, are
+// deleted. Status sums the batches
 // into counts and explains missing or refused credentials in Reason.
 package push
