@@ -30,12 +30,12 @@
 // through the matching installations in _id order and writes them into
 // batches of Config.BatchSize installations, each with its due time
 // (scheduleAt, or scheduleAt's wall clock in each installation's time
-// zone): a small header (BatchesCollection: state,
-// due time, lease, counts) and its items (BatchItemsCollection: tokens and
-// outcomes), so that claims and Status read small documents. The
-// planning cursor is kept in the
-// notification, so a planner that dies is resumed by another without
-// duplicate batches (batch ids are the notification id and page number).
+// zone): a small header (BatchesCollection: state, due time, lease,
+// counts) and its items (BatchItemsCollection: tokens and outcomes), so
+// that claims and Status read small documents. The planning cursor is
+// kept in the notification, so a planner that dies is resumed by another
+// without duplicate batches (batch ids are the notification id and page
+// number).
 //
 // Workers claim due batches under a lease, send their items with bounded
 // concurrency, and record each item's outcome in the batch: at every lease
