@@ -48,6 +48,9 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		if a.deps.Cache != nil {
 			a.bindCacheAdmin(g, spec)
 		}
+		if a.deps.Push != nil {
+			a.bindPushAdmin(g, spec)
+		}
 		if a.deps.Deployments != nil {
 			a.bindDeployments(g, spec)
 			a.bindFlowsAdmin(g, spec)

@@ -29,6 +29,7 @@ import (
 	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
+	"github.com/skybridgehq/skybridge/push"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	skysync "github.com/skybridgehq/skybridge/sync"
@@ -97,6 +98,9 @@ type Deps struct {
 	// Devices, when set, serves the IoT bridge's device routes under
 	// /v1/devices: registry, shadows and commands (devices.go).
 	Devices *iotbridge.Service
+	// Push, when set, serves /v1/push (installations, sends, status) and
+	// the push credentials of the admin API.
+	Push *push.Service
 }
 
 // Config tunes the API. The zero value means every default.
@@ -316,6 +320,9 @@ func (a *API) bindV1(r chi.Router, spec *apiSpec) {
 		}
 		if a.deps.Devices != nil {
 			a.bindDevices(keyed, spec)
+		}
+		if a.deps.Push != nil {
+			a.bindPush(keyed, spec)
 		}
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.

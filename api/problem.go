@@ -16,6 +16,7 @@ import (
 	"github.com/skybridgehq/skybridge/mail"
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
+	"github.com/skybridgehq/skybridge/push"
 	"github.com/skybridgehq/skybridge/store"
 	skysync "github.com/skybridgehq/skybridge/sync"
 )
@@ -164,6 +165,12 @@ var problemKinds = []struct {
 
 	{skysync.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
 	{skysync.ErrCheckpointExpired, problemKind{http.StatusGone, "checkpoint-expired", "Checkpoint Expired: Resync From Scratch"}},
+
+	{push.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+	{push.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
+	{push.ErrForbidden, problemKind{http.StatusForbidden, "forbidden", "Forbidden"}},
+	{push.ErrCredentials, problemKind{http.StatusUnprocessableEntity, "credentials-refused", "Push Credentials Refused"}},
+	{push.ErrClosed, problemKind{http.StatusServiceUnavailable, "unavailable", "Service Unavailable"}},
 
 	{ErrFlowNotFound, problemKind{http.StatusNotFound, "flow-not-found", "Flow Not Found"}},
 	{deploy.ErrNoDeployment, problemKind{http.StatusConflict, "no-deployment", "Nothing Deployed"}},

@@ -90,6 +90,9 @@
 //	set: {name: <template>}         variables, `vars.name` for later steps
 //	fail: {status: 404, title: ..., detail: ...}  answers with a *FlowError
 //	flow: other-flow, with: {...}   runs another flow of the bundle (uncached, same user)
+//	push: {target, notification, template, vars, scheduleAt, dedupeKey, ...}
+//	                                queues a push notification (the body of POST /v1/push/send)
+//	                                through Environment.Push; the result is {id}
 //
 // Only earlier steps can be referenced; ids inside branches become visible
 // after the branching step. Flow steps may not form cycles.

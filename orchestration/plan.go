@@ -28,6 +28,9 @@ type Environment struct {
 	Cache *cache.Loader
 	// Namespace prefixes the environment's cache keys and tags.
 	Namespace cache.Namespace
+	// Push, when set, runs the `push` steps (pushstep.go); without it a
+	// push step fails with ErrPushUnavailable.
+	Push Pusher
 }
 
 // Call is one request to run a flow.

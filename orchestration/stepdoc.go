@@ -22,7 +22,7 @@ const (
 	StepFlow      = "flow"
 )
 
-var stepKinds = []string{StepCall, StepParallel, StepForeach, StepIf, StepSwitch, StepTransform, StepSet, StepFail, StepFlow}
+var stepKinds = []string{StepCall, StepParallel, StepForeach, StepIf, StepSwitch, StepTransform, StepSet, StepFail, StepFlow, StepPush}
 
 // commonStepFields are allowed on every step.
 var commonStepFields = []string{"id", "description", "timeout", "onError", "fallback"}
@@ -38,6 +38,7 @@ var kindStepFields = map[string][]string{
 	StepSet:       nil,
 	StepFail:      nil,
 	StepFlow:      {"with"},
+	StepPush:      nil,
 }
 
 // Defaults of retry.
@@ -278,6 +279,17 @@ func (sb *stepBuilder) kind(kind string, f fields, field string, sc *scope) step
 		return x
 	case StepFlow:
 		return sb.flowStep(kn, kf, f, field, sc)
+	case StepPush:
+		pf, ok := c.mapping(kn, kf, pushFields...)
+		if !ok {
+			return nil
+		}
+		for _, k := range []string{"target", "notification"} {
+			if !pf.has(k) {
+				c.fail(kn, join(kf, k), "missing required field %s", k)
+			}
+		}
+		return &pushExec{req: c.value(kn, kf, sc)}
 	}
 	return nil
 }

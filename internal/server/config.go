@@ -113,6 +113,28 @@ type Config struct {
 	// feeds, the schedules and the due firings (object changes nudge it
 	// sooner). Default: 1s.
 	TriggerPollInterval time.Duration
+	// PushWorkers is how many push batches a node sends at once.
+	// Default: 4.
+	PushWorkers int
+	// PushConcurrency is how many requests to APNs or FCM one batch keeps
+	// in flight. Default: 64.
+	PushConcurrency int
+	// PushLease is how long a node owns a push batch it claimed; a batch
+	// of a dead node is sent on by another after it. Default: 30s.
+	PushLease time.Duration
+	// PushPollInterval is how often idle push workers look for due
+	// batches. Default: 500ms.
+	PushPollInterval time.Duration
+	// PushRatePerApp caps one app environment's push sends per second on
+	// one node. Default: 5000.
+	PushRatePerApp int
+	// PushAPNsURL, PushAPNsCAFile and PushFCMURL point push at other APNs
+	// and FCM endpoints (a PEM file of roots to trust for that APNs);
+	// only tests and benchmarks set them. Default: Apple's and Google's
+	// hosts, the system roots.
+	PushAPNsURL    string
+	PushAPNsCAFile string
+	PushFCMURL     string
 }
 
 // field describes one configuration key: its names, default and parser.
@@ -123,7 +145,7 @@ type field struct {
 
 // fields is the table every subcommand reads configuration through, in the
 // order `--help` lists it.
-var fields = []field{
+var fields = append([]field{
 	{"httpAddr", "SKYBRIDGE_HTTP_ADDR", ":8080", "HTTP listen address", func(c *Config, v string) error { return setAddr(&c.HTTPAddr, v) }},
 	{"mqttAddr", "SKYBRIDGE_MQTT_ADDR", ":1883", "MQTT broker listen address", func(c *Config, v string) error { return setAddr(&c.MQTTAddr, v) }},
 	{"mqttAnonymous", "SKYBRIDGE_MQTT_ANONYMOUS", "false", "true: MQTT clients without credentials may use topics outside $aws/ and skybridge/ (development only)", func(c *Config, v string) error {
@@ -274,6 +296,43 @@ var fields = []field{
 	{"triggerPollInterval", "SKYBRIDGE_TRIGGER_POLL_INTERVAL", "1s", "how often triggered change feeds, schedules and due firings are read", func(c *Config, v string) error {
 		return setDuration(&c.TriggerPollInterval, v, 10*time.Millisecond, time.Minute)
 	}},
+}, pushFields...)
+
+// pushFields are the push keys, appended to fields.
+var pushFields = []field{
+	{"pushWorkers", "SKYBRIDGE_PUSH_WORKERS", "4", "push batches a node sends at once", func(c *Config, v string) error { return setInt(&c.PushWorkers, v, 1, 256) }},
+	{"pushConcurrency", "SKYBRIDGE_PUSH_CONCURRENCY", "64", "requests to APNs or FCM in flight per push batch", func(c *Config, v string) error { return setInt(&c.PushConcurrency, v, 1, 1000) }},
+	{"pushLease", "SKYBRIDGE_PUSH_LEASE", "30s", "how long a node owns a push batch; a dead node's batch is sent on after it", func(c *Config, v string) error {
+		return setDuration(&c.PushLease, v, 500*time.Millisecond, time.Hour)
+	}},
+	{"pushPollInterval", "SKYBRIDGE_PUSH_POLL_INTERVAL", "500ms", "how often idle push workers look for due batches", func(c *Config, v string) error {
+		return setDuration(&c.PushPollInterval, v, 10*time.Millisecond, time.Minute)
+	}},
+	{"pushRatePerApp", "SKYBRIDGE_PUSH_RATE_PER_APP", "5000", "push sends per second of one app environment on one node", func(c *Config, v string) error { return setInt(&c.PushRatePerApp, v, 1, 1_000_000) }},
+	{"pushAPNsURL", "SKYBRIDGE_PUSH_APNS_URL", "", "APNs base URL instead of Apple's (tests only)", func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "https://") {
+			return errors.New("must be an https:// URL")
+		}
+		c.PushAPNsURL = v
+		return nil
+	}},
+	{"pushAPNsCAFile", "SKYBRIDGE_PUSH_APNS_CA_FILE", "", "PEM roots to trust for APNs instead of the system's (tests only)", func(c *Config, v string) error { c.PushAPNsCAFile = v; return nil }},
+	{"pushFCMURL", "SKYBRIDGE_PUSH_FCM_URL", "", "FCM endpoint instead of https://fcm.googleapis.com/v1 (tests only)", func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+			return errors.New("must be an http(s):// URL")
+		}
+		c.PushFCMURL = v
+		return nil
+	}},
+}
+
+func setInt(dst *int, v string, lo, hi int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return fmt.Errorf("must be a whole number from %d to %d", lo, hi)
+	}
+	*dst = n
+	return nil
 }
 
 // setRetention parses a retention: "0" (forever), a whole number of days

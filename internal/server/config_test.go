@@ -182,6 +182,20 @@ func TestLoadConfigAuditAndMaintenance(t *testing.T) {
 		}, ""},
 		{map[string]string{"SKYBRIDGE_TRIGGER_LEASE": "1ms"}, nil, "SKYBRIDGE_TRIGGER_LEASE"},
 		{map[string]string{"SKYBRIDGE_TRIGGER_POLL_INTERVAL": "2h"}, nil, "SKYBRIDGE_TRIGGER_POLL_INTERVAL"},
+		{map[string]string{}, func(c Config) bool {
+			return c.PushWorkers == 4 && c.PushConcurrency == 64 && c.PushLease == 30*time.Second && c.PushPollInterval == 500*time.Millisecond &&
+				c.PushRatePerApp == 5000 && c.PushAPNsURL == "" && c.PushAPNsCAFile == "" && c.PushFCMURL == ""
+		}, ""},
+		{map[string]string{"SKYBRIDGE_PUSH_WORKERS": "2", "SKYBRIDGE_PUSH_CONCURRENCY": "8", "SKYBRIDGE_PUSH_LEASE": "1s", "SKYBRIDGE_PUSH_POLL_INTERVAL": "50ms",
+			"SKYBRIDGE_PUSH_RATE_PER_APP": "100", "SKYBRIDGE_PUSH_APNS_URL": "https://127.0.0.1:9", "SKYBRIDGE_PUSH_APNS_CA_FILE": "ca.pem", "SKYBRIDGE_PUSH_FCM_URL": "http://127.0.0.1:9/v1"}, func(c Config) bool {
+			return c.PushWorkers == 2 && c.PushConcurrency == 8 && c.PushLease == time.Second && c.PushPollInterval == 50*time.Millisecond &&
+				c.PushRatePerApp == 100 && c.PushAPNsURL == "https://127.0.0.1:9" && c.PushAPNsCAFile == "ca.pem" && c.PushFCMURL == "http://127.0.0.1:9/v1"
+		}, ""},
+		{map[string]string{"SKYBRIDGE_PUSH_WORKERS": "0"}, nil, "SKYBRIDGE_PUSH_WORKERS"},
+		{map[string]string{"SKYBRIDGE_PUSH_CONCURRENCY": "many"}, nil, "SKYBRIDGE_PUSH_CONCURRENCY"},
+		{map[string]string{"SKYBRIDGE_PUSH_LEASE": "1ms"}, nil, "SKYBRIDGE_PUSH_LEASE"},
+		{map[string]string{"SKYBRIDGE_PUSH_APNS_URL": "http://insecure"}, nil, "SKYBRIDGE_PUSH_APNS_URL"},
+		{map[string]string{"SKYBRIDGE_PUSH_FCM_URL": "ftp://x"}, nil, "SKYBRIDGE_PUSH_FCM_URL"},
 	} {
 		var environ []string
 		for k, v := range tt.env {

@@ -14,6 +14,7 @@ import (
 	sqlconn "github.com/skybridgehq/skybridge/connectors/sql"
 	"github.com/skybridgehq/skybridge/orchestration"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
+	"github.com/skybridgehq/skybridge/push"
 )
 
 // ConnectorTypes are the connector types flows may use.
@@ -33,6 +34,8 @@ func NewFlowEngine(log *slog.Logger, reg prometheus.Registerer) *orchestration.E
 type flowBuilder struct {
 	engine *orchestration.Engine
 	loader *cache.Loader
+	// push runs the flows' push steps; nil leaves them unavailable.
+	push *push.Service
 }
 
 var _ deploy.Builder = (*flowBuilder)(nil)
@@ -59,6 +62,9 @@ func (b *flowBuilder) Build(ctx context.Context, files map[string]string, env de
 	oenv := orchestration.Environment{Vars: env.Vars, Secrets: env.Secrets}
 	if b.loader != nil {
 		oenv.Cache, oenv.Namespace = b.loader, cache.NewNamespace(env.AppID, env.Name)
+	}
+	if b.push != nil {
+		oenv.Push = flowPusher{svc: b.push, env: push.Env{AppID: env.AppID, Name: env.Name}}
 	}
 	return b.engine.Build(ctx, bundle, oenv, version)
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/skybridgehq/skybridge/objectstore"
 	"github.com/skybridgehq/skybridge/orchestration/deploy"
 	"github.com/skybridgehq/skybridge/orchestration/trigger"
+	"github.com/skybridgehq/skybridge/push"
 	"github.com/skybridgehq/skybridge/ratelimit"
 	"github.com/skybridgehq/skybridge/store"
 	"github.com/skybridgehq/skybridge/store/mongo"
@@ -67,7 +68,10 @@ type Node struct {
 	// Devices is the IoT bridge: device registry, MQTT policy, shadows
 	// and commands, plugged into Broker as a hook.
 	Devices *iotbridge.Service
-	API     *api.API
+	// Push keeps device installations and push credentials and runs the
+	// push send queue.
+	Push *push.Service
+	API  *api.API
 
 	// limiterRedis is the Redis client of the shared rate limits; nil
 	// when they live in process.
@@ -198,10 +202,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		n.Events.Publish(ctx, ch)
 	}})
 	n.Sync = skysync.NewService(n.Objects, n.Store, skysync.Config{TombstoneRetention: cfg.SyncTombstoneRetention, ClockSkew: cfg.SyncClockSkew})
+	if n.Push, err = newPush(cfg, sys, n.Store, n.Keys, reg, log); err != nil {
+		return nil, err
+	}
 	builder := opts.FlowBuilder
 	if builder == nil {
 		n.flowLoader = cache.NewLoader(n.Cache, cache.LoaderConfig{Logger: log})
-		builder = &flowBuilder{engine: NewFlowEngine(log, reg), loader: n.flowLoader}
+		builder = &flowBuilder{engine: NewFlowEngine(log, reg), loader: n.flowLoader, push: n.Push}
 	}
 	n.Deployments = deploy.NewService(sys, n.Keys, builder, deploy.Config{Logger: log})
 	if err := n.openDevices(ctx, cfg, log); err != nil {
@@ -223,6 +230,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		Cache:       n.Cache,
 		Deployments: n.Deployments, // nil without a flow builder
 		Devices:     n.Devices,
+		Push:        n.Push,
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
@@ -370,6 +378,9 @@ func (n *Node) Start() error {
 	if n.triggers != nil {
 		n.triggers.Start()
 	}
+	if err := n.Push.Start(context.Background()); err != nil {
+		return err
+	}
 	n.log.Info("listening", "http", ln.Addr().String(), "mqtt", n.MQTTAddr(), "store", n.Store.Kind(), "cache", n.Cache.Kind())
 	return nil
 }
@@ -421,6 +432,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			tctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
 			if e := n.triggers.Shutdown(tctx); e != nil {
 				n.log.Warn("trigger firings released at shutdown", "err", e)
+			}
+			cancel()
+		}
+		if n.Push != nil {
+			// Sends in flight finish and are recorded; unfinished
+			// batches go back to pending for another node.
+			pctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
+			if e := n.Push.Shutdown(pctx); e != nil {
+				n.log.Warn("push sends still in flight at shutdown", "err", e)
 			}
 			cancel()
 		}

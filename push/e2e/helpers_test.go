@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skybridgehq/skybridge/internal/testenv"
+	"github.com/skybridgehq/skybridge/internal/testenv/testnode"
+	"github.com/skybridgehq/skybridge/push"
+	"github.com/skybridgehq/skybridge/push/pushtest"
+	"github.com/skybridgehq/skybridge/store"
+	"github.com/skybridgehq/skybridge/store/sqlite"
+)
+
+// process is the skybridge binary running as a subprocess.
+type process struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+// binary is cmd/skybridge built once for the package's tests.
+var binary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.dir != "" {
+		_ = os.RemoveAll(binary.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds cmd/skybridge (once) and returns its path.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		if binary.dir, binary.err = os.MkdirTemp("", "skybridge-push-e2e"); binary.err != nil {
+			return
+		}
+		binary.path = filepath.Join(binary.dir, "skybridge")
+		args := append(append([]string{"build"}, buildFlags...), "-o", binary.path, "../../cmd/skybridge")
+		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
+	}
+	return binary.path
+}
+
+// startBinary runs `bin serve` on dataDir, sending push to the fake APNs
+// with a 1s lease, and waits until it answers /healthz.
+func startBinary(t *testing.T, bin, dataDir string, apns *pushtest.APNs, caFile string) *process {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+addr, "SKYBRIDGE_DATA_DIR="+dataDir,
+		"SKYBRIDGE_ADMIN_EMAIL="+testnode.AdminEmail, "SKYBRIDGE_ADMIN_PASSWORD="+testnode.AdminPassword,
+		"SKYBRIDGE_PUSH_APNS_URL="+apns.URL, "SKYBRIDGE_PUSH_APNS_CA_FILE="+caFile,
+		"SKYBRIDGE_PUSH_LEASE=1s", "SKYBRIDGE_PUSH_POLL_INTERVAL=50ms", "SKYBRIDGE_PUSH_WORKERS=2", "SKYBRIDGE_PUSH_CONCURRENCY=16",
+		"SKYBRIDGE_LOG_LEVEL=warn", "SKYBRIDGE_SHUTDOWN_GRACE=10s")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, base: "http://" + addr}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if !testenv.WaitFor(context.Background(), 30*time.Second, func() bool {
+		resp, err := http.Get(p.base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatal("the binary did not become healthy")
+	}
+	return p
+}
+
+// do sends a JSON request and decodes the answer into out (when not nil).
+func (p *process) do(t *testing.T, method, path string, body any, headers map[string]string, out any) {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, p.base+path, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+// setup is a data directory with an app whose dev environment has the
+// fake's APNs key and n iOS installations in topic "all".
+type setup struct {
+	bin, dataDir, caFile string
+	apns                 *pushtest.APNs
+	keys                 map[string]string
+	tokens               []string
+}
+
+func newSetup(t *testing.T, n int) *setup {
+	t.Helper()
+	s := &setup{bin: buildBinary(t), dataDir: t.TempDir(), apns: pushtest.NewAPNs(t)}
+	s.caFile = s.apns.WriteCA(t, t.TempDir())
+	p := startBinary(t, s.bin, s.dataDir, s.apns, s.caFile)
+	var login struct{ Token string }
+	p.do(t, http.MethodPost, "/admin/api/login", map[string]string{"email": testnode.AdminEmail, "password": testnode.AdminPassword}, nil, &login)
+	admin := map[string]string{"Authorization": "Bearer " + login.Token}
+	var app testnode.App
+	p.do(t, http.MethodPost, "/admin/api/apps", map[string]string{"name": "push"}, admin, &app)
+	dev := app.Env(t, "dev")
+	p.do(t, http.MethodPut, "/admin/api/apps/"+app.ID+"/environments/dev/push/apns", push.APNsCredentials{
+		Key: s.apns.Key, KeyID: s.apns.KeyID, TeamID: s.apns.TeamID, BundleID: s.apns.BundleID,
+	}, admin, nil)
+	s.keys = map[string]string{"X-Skybridge-Key": dev.AppKey, "X-Skybridge-Server-Key": dev.ServerKey}
+	p.stop(t)
+
+	// The installations go straight into the store while no node runs:
+	// 10,000 registrations over HTTP would only measure the rate limits.
+	st, err := sqlite.Open(sqlite.Options{Dir: s.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db, err := st.DB(context.Background(), store.EnvDBName(app.ID, "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := make([]store.Doc, 0, 500)
+	for i := range n {
+		tok := fmt.Sprintf("%064x", i+1)
+		s.tokens = append(s.tokens, tok)
+		docs = append(docs, store.Doc{"platform": "ios", "token": tok, "userId": "", "topics": []any{"all"}})
+		if len(docs) == cap(docs) || i == n-1 {
+			if _, err := db.Collection(push.InstallationsCollection).InsertMany(context.Background(), docs); err != nil {
+				t.Fatal(err)
+			}
+			docs = docs[:0]
+		}
+	}
+	return s
+}
+
+// stop sends SIGTERM and waits for the process to exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+}
+
+// status reads a notification's status.
+func (p *process) status(t *testing.T, keys map[string]string, id string) push.Status {
+	t.Helper()
+	var st push.Status
+	p.do(t, http.MethodGet, "/v1/push/notifications/"+id, nil, keys, &st)
+	return st
+}
