@@ -74,7 +74,7 @@ func startBinary(t *testing.T, bin, dataDir string, apns *pushtest.APNs, caFile 
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+addr, "SKYBRIDGE_DATA_DIR="+dataDir,
+	cmd.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+addr, "SKYBRIDGE_MQTT_ADDR=127.0.0.1:0", "SKYBRIDGE_DATA_DIR="+dataDir,
 		"SKYBRIDGE_ADMIN_EMAIL="+testnode.AdminEmail, "SKYBRIDGE_ADMIN_PASSWORD="+testnode.AdminPassword,
 		"SKYBRIDGE_PUSH_APNS_URL="+apns.URL, "SKYBRIDGE_PUSH_APNS_CA_FILE="+caFile,
 		"SKYBRIDGE_PUSH_LEASE=1s", "SKYBRIDGE_PUSH_POLL_INTERVAL=50ms", "SKYBRIDGE_PUSH_WORKERS=2", "SKYBRIDGE_PUSH_CONCURRENCY=16",
