@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/skybridgehq/skybridge/store"
@@ -23,8 +24,6 @@ var (
 	// ErrInvalid: a batch, query or setting the service refuses. The
 	// offending fields are *FieldError values in the error's tree.
 	ErrInvalid = errors.New("analytics: invalid input")
-	// ErrTooLarge: a batch over Config.MaxBodyBytes.
-	ErrTooLarge = errors.New("analytics: batch too large")
 )
 
 // FieldError is one refused field of a batch, query or setting. It wraps
@@ -159,8 +158,9 @@ func Indexes() map[string][]store.Index {
 
 // Service ingests, queries and compacts the analytics of app environments.
 type Service struct {
-	p   store.Provider
-	cfg Config
+	p       store.Provider
+	cfg     Config
+	indexed sync.Map // store.DB → struct{}: indexes ensured
 }
 
 // NewService returns a service over the provider p, which opens the
@@ -170,6 +170,19 @@ func NewService(p store.Provider, cfg Config) *Service {
 		panic("analytics: NewService needs a store provider")
 	}
 	return &Service{p: p, cfg: cfg.withDefaults()}
+}
+
+// ensureIndexes creates the indexes of Indexes in db once per Service and
+// database.
+func (s *Service) ensureIndexes(ctx context.Context, db store.DB) error {
+	if _, ok := s.indexed.Load(db); ok {
+		return nil
+	}
+	if err := store.EnsureIndexes(ctx, db, Indexes()); err != nil {
+		return fmt.Errorf("analytics: %w", err)
+	}
+	s.indexed.Store(db, struct{}{})
+	return nil
 }
 
 // Config returns the effective configuration (defaults applied).

@@ -36,6 +36,9 @@ func (s *Service) Ingest(ctx context.Context, db store.DB, b Batch, userID strin
 	if len(c.kept) == 0 {
 		return res, nil
 	}
+	if err := s.ensureIndexes(ctx, db); err != nil {
+		return Result{}, err
+	}
 	if err := s.registerNames(ctx, db, c.kept); err != nil {
 		return Result{}, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"github.com/skybridgehq/skybridge/analytics"
 	"github.com/skybridgehq/skybridge/api"
 
 	"github.com/skybridgehq/skybridge/audit"
@@ -59,7 +60,9 @@ type Node struct {
 	// Deployments stores flow bundles per environment and keeps their
 	// live plans.
 	Deployments *deploy.Service
-	API         *api.API
+	// Analytics aggregates the apps' custom events.
+	Analytics *analytics.Service
+	API       *api.API
 
 	// limiterRedis is the Redis client of the shared rate limits; nil
 	// when they live in process.
@@ -196,6 +199,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		builder = &flowBuilder{engine: NewFlowEngine(log, reg), loader: n.flowLoader}
 	}
 	n.Deployments = deploy.NewService(sys, n.Keys, builder, deploy.Config{Logger: log})
+	n.Analytics = analytics.NewService(n.Store, analytics.Config{})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
 		Sync:     n.Sync,
@@ -211,6 +215,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		RateLimiter: limiter,
 		Cache:       n.Cache,
 		Deployments: n.Deployments, // nil without a flow builder
+		Analytics:   n.Analytics,
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
@@ -231,6 +236,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	n.maint = newMaintainer(sys, n.Store, n.Auth, n.Audit, log, cfg.MaintenanceInterval)
 	n.maint.compact = n.Sync.CompactEnv
 	n.maint.pruneSync = n.Sync.PruneEnv
+	n.maint.analytics = n.Analytics.Maintain
 	return n, nil
 }
 
