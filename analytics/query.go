@@ -41,7 +41,11 @@ func ParseQuery(v url.Values, now time.Time) (Query, error) {
 				errs = append(errs, fieldErr(k, "is given %d times", len(vals)))
 			}
 		default:
-			errs = append(errs, fieldErr(clip(k), "is not a parameter of this route (from, to, event, appVersion, platform)"))
+			field := clip(k)
+			if field == "" {
+				field = "query" // a parameter without a name
+			}
+			errs = append(errs, fieldErr(field, "is not a parameter of this route (from, to, event, appVersion, platform)"))
 		}
 	}
 	if len(errs) > 0 {
@@ -51,8 +55,8 @@ func ParseQuery(v url.Values, now time.Time) (Query, error) {
 	parseDay := func(name string) (time.Time, bool) {
 		s := v.Get(name)
 		t, err := time.Parse(dayFormat, s)
-		if err != nil || t.Format(dayFormat) != s {
-			errs = append(errs, fieldErr(name, "%q is not a day (YYYY-MM-DD)", clip(s)))
+		if err != nil || t.Format(dayFormat) != s || t.Year() < 1970 {
+			errs = append(errs, fieldErr(name, "%q is not a day (YYYY-MM-DD, from 1970)", clip(s)))
 			return time.Time{}, false
 		}
 		return t, true
