@@ -16,6 +16,7 @@ count=${BENCHCOUNT:-1}
   go test -run '^$' -bench 'BenchmarkObjectCache' -benchtime "${OBJECT_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkSync' -benchtime "${SYNC_RUNS:-3}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkFlows' -benchtime "${FLOW_REQUESTS:-20000}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkAnalytics' -benchtime "${ANALYTICS_BATCHES:-2000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
 } 2>&1 | tee "$out"
@@ -39,6 +40,10 @@ awk '
       if ($(i+1)=="cpu-off/on") cpus=cpus sprintf(" %s", $i)
     }
     next
+  }
+  /^BenchmarkAnalytics/ {
+    an=$1; sub(/-[0-9]+$/, "", an); sub(/^BenchmarkAnalytics\//, "", an)
+    for (i=2;i<=NF;i++) if ($(i+1)=="events/s") aev[an]=aev[an] sprintf(" %.0f", $i)
   }
   /^Benchmark/ {
     name=$1; sub(/-[0-9]+$/, "", name)
@@ -67,6 +72,7 @@ awk '
     if (fr["cached"] != "") printf "%-60s %s (goal >= 0.7; flow%s vs chi%s ops/s, alternating rounds)\n", "cached flow / chi handler with the same JSON (BenchmarkFlows)", fr["cached"], fo["cached"], fc["cached"]
     if (fcpu["three-calls"] != "") printf "%-60s %s (process CPU per request, chi / flow)\n", "3-call flow in CPU (BenchmarkFlows)", fcpu["three-calls"]
     if (fcpu["cached"] != "") printf "%-60s %s (process CPU per request, chi / flow)\n", "cached flow in CPU (BenchmarkFlows)", fcpu["cached"]
+    for (k in aev) printf "%-60s %s events/s (32 clients; ratio above is batches/s)\n", "analytics ingestion, " k " (BenchmarkAnalytics)", aev[k]
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
     if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus
   }' "$out"
