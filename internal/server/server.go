@@ -199,7 +199,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		builder = &flowBuilder{engine: NewFlowEngine(log, reg), loader: n.flowLoader}
 	}
 	n.Deployments = deploy.NewService(sys, n.Keys, builder, deploy.Config{Logger: log})
-	n.Analytics = analytics.NewService(n.Store, analytics.Config{})
+	n.Analytics = analytics.NewService(n.Store, analytics.Config{RetentionDays: cfg.AnalyticsRetentionDays})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
 		Sync:     n.Sync,
