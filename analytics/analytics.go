@@ -161,6 +161,15 @@ type Service struct {
 	p       store.Provider
 	cfg     Config
 	indexed sync.Map // store.DB → struct{}: indexes ensured
+	// names caches the event names known to be recorded, per database:
+	// names are never removed, so a cached name needs no store read.
+	names sync.Map // store.DB → *nameSet
+}
+
+// nameSet is the event names of one database known to be recorded.
+type nameSet struct {
+	mu    sync.RWMutex
+	names map[string]bool
 }
 
 // NewService returns a service over the provider p, which opens the

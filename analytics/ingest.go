@@ -73,13 +73,27 @@ func (s *Service) Ingest(ctx context.Context, db store.DB, b Batch, userID strin
 // environment, refusing the batch when they would pass MaxEventNames.
 // Concurrent batches may together pass the bound by a few names.
 func (s *Service) registerNames(ctx context.Context, db store.DB, kept []keptEvent) error {
+	v, _ := s.names.LoadOrStore(db, &nameSet{names: map[string]bool{}})
+	cached := v.(*nameSet)
 	first := map[string]int{} // name → index of its first event
 	var names []any
+	cached.mu.RLock()
 	for _, k := range kept {
-		if _, ok := first[k.ev.Name]; !ok {
+		if _, ok := first[k.ev.Name]; !ok && !cached.names[k.ev.Name] {
 			first[k.ev.Name] = k.index
 			names = append(names, k.ev.Name)
 		}
+	}
+	cached.mu.RUnlock()
+	if len(names) == 0 {
+		return nil
+	}
+	remember := func(ns ...string) {
+		cached.mu.Lock()
+		for _, n := range ns {
+			cached.names[n] = true
+		}
+		cached.mu.Unlock()
 	}
 	coll := db.Collection(collNames)
 	page, err := coll.Find(ctx, store.Query{Filter: store.In{Path: store.FieldID, Values: names}, Limit: store.MaxLimit})
@@ -89,6 +103,7 @@ func (s *Service) registerNames(ctx context.Context, db store.DB, kept []keptEve
 	known := map[string]bool{}
 	for _, d := range page.Docs {
 		known[store.DocID(d)] = true
+		remember(store.DocID(d))
 	}
 	var fresh []string
 	for _, n := range names {
@@ -111,6 +126,7 @@ func (s *Service) registerNames(ctx context.Context, db store.DB, kept []keptEve
 		if _, err := coll.Insert(ctx, store.Doc{store.FieldID: n}); err != nil && !errors.Is(err, store.ErrDuplicate) {
 			return fmt.Errorf("analytics: record event name %q: %w", n, err)
 		}
+		remember(n)
 	}
 	return nil
 }
