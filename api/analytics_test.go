@@ -90,9 +90,6 @@ func (e *analyticsEnv) withT(t *testing.T) *analyticsEnv {
 	return &c
 }
 
-// now is the analytics clock.
-func (e *analyticsEnv) now() time.Time { return time.Unix(0, e.clock.Load()).UTC() }
-
 // send posts body (raw when a string or []byte) to /v1/analytics/events
 // with key and returns the status and answer.
 func (e *analyticsEnv) send(key string, body any, extra map[string]string) (int, []byte) {
