@@ -72,7 +72,7 @@ func (s *Service) compact(ctx context.Context, db store.DB, stripBatches bool) (
 	stripped := map[string]bool{} // days whose parts may leave the batches
 	var errs []error
 	for _, dd := range days {
-		_, err := db.Collection(collDays).Insert(ctx, store.Doc{store.FieldID: dd, "parts": byDay[dd].parts()})
+		_, err := db.Collection(collDays).Insert(ctx, store.Doc{store.FieldID: dd, "parts": byDay[dd].parts(true)})
 		switch {
 		case err == nil:
 			rep.Folded++

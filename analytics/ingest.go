@@ -55,7 +55,7 @@ func (s *Service) Ingest(ctx context.Context, db store.DB, b Batch, userID strin
 		addBounded(x.users, user, s.cfg.MaxDistinct)
 		minDay, maxDay = min(minDay, k.day), max(maxDay, k.day)
 	}
-	doc := store.Doc{"minDay": minDay, "maxDay": maxDay, "parts": t.parts()}
+	doc := store.Doc{"minDay": minDay, "maxDay": maxDay, "parts": t.parts(false)}
 	if b.BatchID != "" {
 		doc[store.FieldID] = b.BatchID
 	}

@@ -13,11 +13,20 @@ type group struct {
 }
 
 // tally is the aggregate of one group: how many events, and the distinct
-// sessions and users behind them (bounded by Config.MaxDistinct).
+// sessions and users behind them (bounded by Config.MaxDistinct). A folded
+// day keeps only the numbers of distinct ids (nSessions, nUsers), so that
+// its document stays small; no part of that day is ever merged with them.
 type tally struct {
-	count    int64
-	sessions map[string]struct{}
-	users    map[string]struct{}
+	count     int64
+	sessions  map[string]struct{}
+	users     map[string]struct{}
+	nSessions int64
+	nUsers    int64
+}
+
+// distinct returns the distinct sessions and users of x.
+func (x *tally) distinct() (sessions, users int64) {
+	return int64(len(x.sessions)) + x.nSessions, int64(len(x.users)) + x.nUsers
 }
 
 // tallies aggregates parts by group.
@@ -47,6 +56,12 @@ func (t tallies) merge(p store.Doc, max int, keep func(group) bool) {
 	x := t.get(g)
 	n, _ := store.Int64(p["count"])
 	x.count += n
+	if n, ok := store.Int64(p["sessions"]); ok { // a folded day
+		x.nSessions += n
+	}
+	if n, ok := store.Int64(p["users"]); ok {
+		x.nUsers += n
+	}
 	for _, s := range strs(p["sessions"]) {
 		addBounded(x.sessions, s, max)
 	}
@@ -77,12 +92,18 @@ func (t tallies) groups() []group {
 	return gs
 }
 
-// parts renders t as stored parts, in group order.
-func (t tallies) parts() []any {
+// parts renders t as stored parts, in group order: with the sets of
+// distinct ids for a batch, or (folded) with their sizes for a day.
+func (t tallies) parts(folded bool) []any {
 	out := make([]any, 0, len(t))
 	for _, g := range t.groups() {
 		x := t[g]
 		p := store.Doc{"day": g.Day, "event": g.Event, "appVersion": g.AppVersion, "platform": g.Platform, "count": x.count}
+		if folded {
+			p["sessions"], p["users"] = x.distinct()
+			out = append(out, p)
+			continue
+		}
 		if len(x.sessions) > 0 {
 			p["sessions"] = sortedSet(x.sessions)
 		}

@@ -111,8 +111,10 @@ type Row struct {
 	Users    int64 `json:"users"`
 }
 
-// Totals sum a Report's rows; Sessions and Users are distinct over the
-// whole range.
+// Totals sum a Report's rows. Sessions and Users are the sums of the
+// rows' distinct counts: a session seen under two events, versions or days
+// counts in each (folded days keep only their rows' numbers, so nothing
+// more exact survives compaction).
 type Totals struct {
 	Count    int64 `json:"count"`
 	Sessions int64 `json:"sessions"`
@@ -171,20 +173,15 @@ func (s *Service) Query(ctx context.Context, db store.DB, q Query) (Report, erro
 		return Report{}, fmt.Errorf("analytics: read batches: %w", err)
 	}
 	rep := Report{From: q.From, To: q.To, Days: make([]Row, 0, len(t))}
-	sessions, users := map[string]struct{}{}, map[string]struct{}{}
 	for _, g := range t.groups() {
 		x := t[g]
+		sessions, users := x.distinct()
 		rep.Days = append(rep.Days, Row{Day: g.Day, Event: g.Event, AppVersion: g.AppVersion, Platform: g.Platform,
-			Count: x.count, Sessions: int64(len(x.sessions)), Users: int64(len(x.users))})
+			Count: x.count, Sessions: sessions, Users: users})
 		rep.Totals.Count += x.count
-		for k := range x.sessions {
-			sessions[k] = struct{}{}
-		}
-		for k := range x.users {
-			users[k] = struct{}{}
-		}
+		rep.Totals.Sessions += sessions
+		rep.Totals.Users += users
 	}
-	rep.Totals.Sessions, rep.Totals.Users = int64(len(sessions)), int64(len(users))
 	return rep, nil
 }
 

@@ -61,8 +61,8 @@ func describeAnalyticsAdmin(spec *apiSpec, path string) {
 		"days": arrayOf(ref("AnalyticsRow")),
 		"totals": object(map[string]any{
 			"count":    integer("Events counted over the range."),
-			"sessions": integer("Distinct sessions over the range."),
-			"users":    integer("Distinct users over the range."),
+			"sessions": integer("The rows' distinct sessions, summed (a session under two rows counts in each)."),
+			"users":    integer("The rows' distinct users, summed."),
 		}, "count", "sessions", "users"),
 	}, "from", "to", "days", "totals"))
 	spec.schema("AnalyticsSettings", strictObject(map[string]any{
