@@ -55,6 +55,9 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 			a.bindDeployments(g, spec)
 			a.bindFlowsAdmin(g, spec)
 		}
+		if a.deps.Analytics != nil {
+			a.bindAnalyticsAdmin(g, spec)
+		}
 	})
 	describeAdmin(spec)
 	return adm

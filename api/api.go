@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/skybridgehq/skybridge/analytics"
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
@@ -101,6 +102,9 @@ type Deps struct {
 	// Push, when set, serves /v1/push (installations, sends, status) and
 	// the push credentials of the admin API.
 	Push *push.Service
+	// Analytics, when set, serves POST /v1/analytics/events and the admin
+	// analytics query and retention settings (analytics.go).
+	Analytics *analytics.Service
 }
 
 // Config tunes the API. The zero value means every default.
@@ -323,6 +327,9 @@ func (a *API) bindV1(r chi.Router, spec *apiSpec) {
 		}
 		if a.deps.Push != nil {
 			a.bindPush(keyed, spec)
+		}
+		if a.deps.Analytics != nil {
+			a.bindAnalytics(keyed, spec)
 		}
 		// Route families (objects, sync, flows, push, devices ...) bind
 		// here, one call each.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/skybridgehq/skybridge/analytics"
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/iotbridge"
@@ -142,6 +143,7 @@ var problemKinds = []struct {
 	{mail.ErrDelivery, problemKind{http.StatusBadGateway, "mail-delivery-failed", "Mail Delivery Failed"}},
 	{auth.ErrOIDCProvider, problemKind{http.StatusBadGateway, "provider-failed", "Identity Provider Failed"}},
 	{audit.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
+	{analytics.ErrInvalid, problemKind{http.StatusBadRequest, "invalid-input", "Invalid Input"}},
 
 	{objectstore.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not Found"}},
 	{objectstore.ErrForbidden, problemKind{http.StatusForbidden, "forbidden", "Forbidden"}},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/skybridgehq/skybridge/analytics"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
 	"github.com/skybridgehq/skybridge/internal/testenv/teststore"
@@ -51,6 +52,8 @@ type envOptions struct {
 	checks func(p store.Provider) []Check
 	// routes adds test-only routes before the server starts.
 	routes func(a *API)
+	// analytics configures the analytics service (its clock, limits).
+	analytics analytics.Config
 }
 
 // newTestEnv opens a SQLite store in a temporary directory, creates the
@@ -95,7 +98,7 @@ func newTestEnv(t testing.TB, opts envOptions) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(devices.Close)
-	a, err := New(Deps{Auth: svc, Store: p, Objects: objs, Deployments: deployments, Devices: devices, Sync: skysync.NewService(objs, p, skysync.Config{}), Checks: checks, Logger: log, Registry: reg, Version: "test", Cache: cache.NewMemory(cache.MemoryConfig{})}, opts.cfg)
+	a, err := New(Deps{Auth: svc, Store: p, Objects: objs, Deployments: deployments, Devices: devices, Sync: skysync.NewService(objs, p, skysync.Config{}), Checks: checks, Logger: log, Registry: reg, Version: "test", Cache: cache.NewMemory(cache.MemoryConfig{}), Analytics: analytics.NewService(p, opts.analytics)}, opts.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,6 +102,9 @@ type Config struct {
 	// SyncClockSkew bounds how far ahead of the server's clock a pushed
 	// change's clientTime may be for last-write-wins. Default: 5m.
 	SyncClockSkew time.Duration
+	// AnalyticsRetentionDays is how many days of analytics counts an
+	// environment keeps unless an admin sets its own. Default: 90.
+	AnalyticsRetentionDays int
 	// MaintenanceInterval is how often a node prunes expired sessions and
 	// tokens and audit records past their retention. Default: 1h.
 	MaintenanceInterval time.Duration
@@ -268,6 +271,15 @@ var fields = append([]field{
 	}},
 	{"syncClockSkew", "SKYBRIDGE_SYNC_CLOCK_SKEW", "5m", "how far ahead of the server's clock a pushed clientTime may count for last-write-wins", func(c *Config, v string) error {
 		return setDuration(&c.SyncClockSkew, v, time.Second, 24*time.Hour)
+	}},
+	{"analyticsRetention", "SKYBRIDGE_ANALYTICS_RETENTION", "90d", "days of analytics counts an environment keeps unless an admin sets its own: 1d to 3650d", func(c *Config, v string) error {
+		days, ok := strings.CutSuffix(v, "d")
+		n, err := strconv.Atoi(days)
+		if !ok || err != nil || n < 1 || n > 3650 {
+			return errors.New("must be a number of days from 1d to 3650d, such as 90d")
+		}
+		c.AnalyticsRetentionDays = n
+		return nil
 	}},
 	{"cacheMaxBytes", "SKYBRIDGE_CACHE_MAX_BYTES", "67108864", "bytes the in-process cache may hold (default cache, and fallback while Redis fails)", func(c *Config, v string) error {
 		n, err := strconv.ParseUint(v, 10, 64)

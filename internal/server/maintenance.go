@@ -45,6 +45,9 @@ type MaintenanceReport struct {
 	// SyncRecords removed from the sync bookkeeping (change ids and
 	// last-write-wins edit times) past the same retention.
 	SyncRecords int
+	// Analytics counts the analytics day documents folded or removed and
+	// the batch documents removed.
+	Analytics int
 }
 
 // maintainer runs the periodic housekeeping of a node: expired user
@@ -64,6 +67,9 @@ type maintainer struct {
 	// pruneSync, when set, removes an environment database's sync
 	// bookkeeping past the retention (sync.Service.PruneEnv).
 	pruneSync func(ctx context.Context, envDB string) (int, error)
+	// analytics, when set, folds and prunes an environment database's
+	// analytics (analytics.Service.Maintain).
+	analytics func(ctx context.Context, envDB string) (int, error)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -110,7 +116,7 @@ func (m *maintainer) start() {
 				m.log.Error("maintenance pass failed", "err", err)
 			} else if !rep.Skipped {
 				m.log.Info("maintenance pass", "environments", rep.Environments, "sessions", rep.Sessions,
-					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "oidcCodes", rep.OIDCCodes, "auditRecords", rep.AuditRecords, "tombstones", rep.Tombstones, "syncRecords", rep.SyncRecords)
+					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "oidcCodes", rep.OIDCCodes, "auditRecords", rep.AuditRecords, "tombstones", rep.Tombstones, "syncRecords", rep.SyncRecords, "analytics", rep.Analytics)
 			}
 			t.Reset(m.interval)
 		}
@@ -170,6 +176,13 @@ func (m *maintainer) run(ctx context.Context) (MaintenanceReport, error) {
 			if m.pruneSync != nil {
 				n, err := m.pruneSync(ctx, env.DB)
 				rep.SyncRecords += n
+				if err != nil {
+					errs = append(errs, fmt.Errorf("environment %s: %w", env.DB, err))
+				}
+			}
+			if m.analytics != nil {
+				n, err := m.analytics(ctx, env.DB)
+				rep.Analytics += n
 				if err != nil {
 					errs = append(errs, fmt.Errorf("environment %s: %w", env.DB, err))
 				}

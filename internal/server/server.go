@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"github.com/skybridgehq/skybridge/analytics"
 	"github.com/skybridgehq/skybridge/api"
 
 	"github.com/skybridgehq/skybridge/audit"
@@ -71,7 +72,9 @@ type Node struct {
 	// Push keeps device installations and push credentials and runs the
 	// push send queue.
 	Push *push.Service
-	API  *api.API
+	// Analytics aggregates the apps' custom events.
+	Analytics *analytics.Service
+	API       *api.API
 
 	// limiterRedis is the Redis client of the shared rate limits; nil
 	// when they live in process.
@@ -214,6 +217,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if err := n.openDevices(ctx, cfg, log); err != nil {
 		return nil, err
 	}
+	n.Analytics = analytics.NewService(n.Store, analytics.Config{RetentionDays: cfg.AnalyticsRetentionDays})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
 		Sync:     n.Sync,
@@ -231,6 +235,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		Deployments: n.Deployments, // nil without a flow builder
 		Devices:     n.Devices,
 		Push:        n.Push,
+		Analytics:   n.Analytics,
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
@@ -252,6 +257,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	n.maint = newMaintainer(sys, n.Store, n.Auth, n.Audit, log, cfg.MaintenanceInterval)
 	n.maint.compact = n.Sync.CompactEnv
 	n.maint.pruneSync = n.Sync.PruneEnv
+	n.maint.analytics = n.Analytics.Maintain
 	return n, nil
 }
 
