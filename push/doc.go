@@ -1,6 +1,6 @@
 // Package push sends push notifications to the devices of an app's users
 // through Apple's APNs (sideshow/apns2, token authentication) and Firebase
-// Cloud Messaging HTTP v1 (firebase.google.com/go/v4 messaging).
+// Cloud Messaging HTTP v1 (spoken directly, with golang.org/x/oauth2 for the service account's tokens; docs/decisions/0011).
 //
 // # Installations
 //

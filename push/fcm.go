@@ -1,25 +1,40 @@
 package push
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	firebase "firebase.google.com/go/v4"
-	"firebase.google.com/go/v4/errorutils"
-	"firebase.google.com/go/v4/messaging"
-	"google.golang.org/api/option"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
 )
 
-// fcmSender sends through FCM HTTP v1. FCM has no batch endpoint any
-// more: a batch's items go out as parallel single sends (what SendEach
-// does), over the SDK's HTTP/2 client.
+// fcmEndpoint is FCM HTTP v1; Config.FCMURL replaces it in tests.
+const fcmEndpoint = "https://fcm.googleapis.com/v1"
+
+// fcmScope is the OAuth2 scope of FCM sends.
+const fcmScope = "https://www.googleapis.com/auth/firebase.messaging"
+
+// fcmSender sends through FCM HTTP v1: a JSON message per request,
+// authorized by an OAuth2 access token the service account's key obtains
+// (a JWT grant at its token_uri) and reuses until it expires. FCM has no
+// batch endpoint any more: a batch's items go out as parallel single
+// sends over one HTTP/2 client. It speaks the protocol itself rather than
+// through the Firebase Admin SDK, whose root package links Cloud Storage,
+// gRPC and xDS into the binary (docs/decisions/0011).
 type fcmSender struct {
 	s      *Service
-	client *messaging.Client
+	send1  string // the messages:send URL of the account's project
+	tokens oauth2.TokenSource
+	client *http.Client
 }
 
 var _ sender = (*fcmSender)(nil)
@@ -30,23 +45,68 @@ func (s *Service) newFCM(ctx context.Context, serviceAccount []byte) (*fcmSender
 	if err != nil {
 		return nil, err
 	}
-	opts := []option.ClientOption{option.WithAuthCredentialsJSON(option.ServiceAccount, serviceAccount)}
+	conf, err := google.JWTConfigFromJSON(serviceAccount, fcmScope)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the service account key: %v", ErrCredentials, err)
+	}
+	endpoint := fcmEndpoint
 	if s.cfg.FCMURL != "" {
-		opts = append(opts, option.WithEndpoint(strings.TrimRight(s.cfg.FCMURL, "/")))
+		endpoint = strings.TrimRight(s.cfg.FCMURL, "/")
 	}
-	app, err := firebase.NewApp(context.WithoutCancel(ctx), &firebase.Config{ProjectID: sa.ProjectID}, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("firebase app: %w", err)
-	}
-	client, err := app.Messaging(context.WithoutCancel(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("firebase messaging: %w", err)
-	}
-	return &fcmSender{s: s, client: client}, nil
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+	// The token source outlives the call that built it: its fetches use
+	// the sender's client, not ctx's deadline.
+	tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, client)
+	return &fcmSender{
+		s:      s,
+		send1:  endpoint + "/projects/" + url.PathEscape(sa.ProjectID) + "/messages:send",
+		tokens: oauth2.ReuseTokenSource(nil, conf.TokenSource(tctx)),
+		client: client,
+	}, nil
+}
+
+// fcmMessage is an FCM HTTP v1 Message (the fields Skybridge sets).
+type fcmMessage struct {
+	Token        string            `json:"token,omitempty"`
+	Topic        string            `json:"topic,omitempty"`
+	Data         map[string]string `json:"data,omitempty"`
+	Notification *fcmNotification  `json:"notification,omitempty"`
+	Android      *fcmAndroid       `json:"android,omitempty"`
+	Webpush      *fcmWebpush       `json:"webpush,omitempty"`
+}
+
+type fcmNotification struct {
+	Title string `json:"title,omitempty"`
+	Body  string `json:"body,omitempty"`
+	Image string `json:"image,omitempty"`
+}
+
+type fcmAndroid struct {
+	CollapseKey  string                  `json:"collapse_key,omitempty"`
+	Priority     string                  `json:"priority,omitempty"`
+	TTL          string                  `json:"ttl,omitempty"`
+	Notification *fcmAndroidNotification `json:"notification,omitempty"`
+}
+
+type fcmAndroidNotification struct {
+	Sound       string `json:"sound,omitempty"`
+	ClickAction string `json:"click_action,omitempty"`
+	ChannelID   string `json:"channel_id,omitempty"`
+	Icon        string `json:"icon,omitempty"`
+	Color       string `json:"color,omitempty"`
+}
+
+type fcmWebpush struct {
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // message builds the FCM message of one item.
-func (f *fcmSender) message(m *outMessage) *messaging.Message {
+func (f *fcmSender) message(m *outMessage) *fcmMessage {
 	r := m.req
 	n := r.Notification
 	title, body := r.text(m.locale)
@@ -54,32 +114,30 @@ func (f *fcmSender) message(m *outMessage) *messaging.Message {
 	for k, v := range r.dataStrings {
 		data[k] = v
 	}
-	//lint:ignore SA1019 Token is the FCM registration token apps register; Fid (installation ids) is another kind of target.
-	msg := &messaging.Message{Token: m.token, Data: data}
+	msg := &fcmMessage{Token: m.token, Data: data}
 	if title != "" || body != "" || n.ImageURL != "" {
-		msg.Notification = &messaging.Notification{Title: title, Body: body, ImageURL: n.ImageURL}
+		msg.Notification = &fcmNotification{Title: title, Body: body, Image: n.ImageURL}
 	}
 	collapse := n.CollapseID
 	if collapse == "" {
 		collapse = m.nid
 	}
 	if m.platform == PlatformWeb {
-		msg.Webpush = &messaging.WebpushConfig{Headers: map[string]string{"Topic": webTopic(collapse), "Urgency": urgency(n.Priority)}}
+		msg.Webpush = &fcmWebpush{Headers: map[string]string{"Topic": webTopic(collapse), "Urgency": urgency(n.Priority)}}
 		if n.TTL > 0 {
 			msg.Webpush.Headers["TTL"] = strconv.Itoa(n.TTL)
 		}
 		return msg
 	}
-	a := &messaging.AndroidConfig{CollapseKey: collapse, Priority: "high"}
+	a := &fcmAndroid{CollapseKey: collapse, Priority: "high"}
 	if n.Priority == "normal" {
 		a.Priority = "normal"
 	}
 	if n.TTL > 0 {
-		ttl := time.Duration(n.TTL) * time.Second
-		a.TTL = &ttl
+		a.TTL = strconv.Itoa(n.TTL) + "s" // a protobuf Duration in JSON
 	}
 	if o := r.Android; o != nil || n.Sound != "" || n.Category != "" {
-		an := &messaging.AndroidNotification{Sound: n.Sound, ClickAction: n.Category}
+		an := &fcmAndroidNotification{Sound: n.Sound, ClickAction: n.Category}
 		if o != nil {
 			an.ChannelID, an.Icon, an.Color = o.ChannelID, o.Icon, o.Color
 			if o.ClickAction != "" {
@@ -109,8 +167,77 @@ func urgency(priority string) string {
 }
 
 func (f *fcmSender) send(ctx context.Context, m *outMessage) result {
-	_, err := f.client.Send(ctx, f.message(m))
-	return classifyFCM(err)
+	return classifyFCM(f.post(ctx, f.message(m), false))
+}
+
+// fcmError is FCM's answer to a refused send: a google.rpc.Status with
+// FCM's own error code among its details.
+type fcmError struct {
+	status     int    // HTTP status; 0 for a failure before any answer
+	rpcStatus  string // "INVALID_ARGUMENT", "UNAUTHENTICATED" ...
+	code       string // FCM's errorCode: "UNREGISTERED", "QUOTA_EXCEEDED" ...
+	message    string
+	retryAfter string
+	err        error // the transport or token failure, when status is 0
+}
+
+func (e *fcmError) Error() string {
+	if e.status == 0 {
+		return "fcm: " + e.err.Error()
+	}
+	return fmt.Sprintf("fcm: %d %s %s: %s", e.status, e.rpcStatus, e.code, e.message)
+}
+
+func (e *fcmError) Unwrap() error { return e.err }
+
+// post sends one message (validateOnly: FCM checks it and sends nothing).
+func (f *fcmSender) post(ctx context.Context, msg *fcmMessage, validateOnly bool) error {
+	tok, err := f.tokens.Token()
+	if err != nil {
+		return &fcmError{err: fmt.Errorf("oauth2 token: %w", err)}
+	}
+	body, err := json.Marshal(struct {
+		ValidateOnly bool        `json:"validate_only,omitempty"`
+		Message      *fcmMessage `json:"message"`
+	}{validateOnly, msg})
+	if err != nil {
+		return &fcmError{err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.send1, bytes.NewReader(body))
+	if err != nil {
+		return &fcmError{err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	tok.SetAuthHeader(req)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return &fcmError{err: err}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	fe := &fcmError{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	var answer struct {
+		Error struct {
+			Message string `json:"message"`
+			Status  string `json:"status"`
+			Details []struct {
+				Type      string `json:"@type"`
+				ErrorCode string `json:"errorCode"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(raw, &answer) == nil {
+		fe.rpcStatus, fe.message = answer.Error.Status, answer.Error.Message
+		for _, d := range answer.Error.Details {
+			if strings.HasSuffix(d.Type, "google.firebase.fcm.v1.FcmError") {
+				fe.code = d.ErrorCode
+			}
+		}
+	}
+	return fe
 }
 
 // classifyFCM sorts an FCM answer.
@@ -118,42 +245,43 @@ func classifyFCM(err error) result {
 	if err == nil {
 		return result{kind: resultSent}
 	}
-	var ra time.Duration
-	status := 0
-	if resp := errorutils.HTTPResponse(err); resp != nil {
-		ra = retryAfter(resp.Header.Get("Retry-After"), time.Now())
-		status = resp.StatusCode
+	var fe *fcmError
+	if !errors.As(err, &fe) {
+		return result{kind: resultRetry, reason: "Transport"}
 	}
+	ra := retryAfter(fe.retryAfter, time.Now())
+	is := func(code string) bool { return fe.code == code || (fe.code == "" && fe.rpcStatus == code) }
 	switch {
-	case messaging.IsUnregistered(err):
+	case fe.status == 0:
+		if strings.Contains(fe.err.Error(), "oauth2") {
+			return result{kind: resultFail, reason: "AUTH", credentials: true}
+		}
+		return result{kind: resultRetry, reason: "Transport"}
+	case is("UNREGISTERED") || (fe.status == http.StatusNotFound && fe.rpcStatus == "NOT_FOUND"):
 		return result{kind: resultPrune, reason: "UNREGISTERED"}
-	case messaging.IsInvalidArgument(err) && strings.Contains(strings.ToLower(err.Error()), "registration token"):
+	case is("INVALID_ARGUMENT") && strings.Contains(strings.ToLower(fe.message), "registration token"):
 		// The token is malformed. Other invalid arguments are the
 		// message's (an image URL ...): pruning on those would delete
 		// every installation a bad send reaches.
 		return result{kind: resultPrune, reason: "INVALID_ARGUMENT"}
-	case messaging.IsInvalidArgument(err):
+	case is("INVALID_ARGUMENT"):
 		return result{kind: resultFail, reason: "INVALID_ARGUMENT"}
-	case messaging.IsQuotaExceeded(err) || status == http.StatusTooManyRequests:
+	case is("QUOTA_EXCEEDED") || fe.status == http.StatusTooManyRequests:
 		return result{kind: resultRetry, reason: "QUOTA_EXCEEDED", retryAfter: ra}
-	case messaging.IsUnavailable(err) || messaging.IsInternal(err) || status >= 500:
+	case is("UNAVAILABLE") || is("INTERNAL") || fe.status >= 500:
 		return result{kind: resultRetry, reason: "UNAVAILABLE", retryAfter: ra}
-	case messaging.IsSenderIDMismatch(err) || errorutils.IsUnauthenticated(err) || errorutils.IsPermissionDenied(err) || messaging.IsThirdPartyAuthError(err):
+	case is("SENDER_ID_MISMATCH") || is("THIRD_PARTY_AUTH_ERROR") || fe.rpcStatus == "UNAUTHENTICATED" ||
+		fe.rpcStatus == "PERMISSION_DENIED" || fe.status == http.StatusUnauthorized || fe.status == http.StatusForbidden:
 		return result{kind: resultFail, reason: "AUTH", credentials: true}
-	case status == 0:
-		if strings.Contains(err.Error(), "oauth2") {
-			return result{kind: resultFail, reason: "AUTH", credentials: true}
-		}
-		return result{kind: resultRetry, reason: "Transport"}
 	}
-	return result{kind: resultFail, reason: "HTTP" + strconv.Itoa(status)}
+	return result{kind: resultFail, reason: "HTTP" + strconv.Itoa(fe.status)}
 }
 
 // check proves the service account with a validate-only send.
 func (f *fcmSender) check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, f.s.cfg.SendTimeout)
 	defer cancel()
-	_, err := f.client.SendDryRun(ctx, &messaging.Message{Topic: "skybridge-credential-check", Data: map[string]string{"check": "1"}})
+	err := f.post(ctx, &fcmMessage{Topic: "skybridge-credential-check", Data: map[string]string{"check": "1"}}, true)
 	if err == nil {
 		return nil
 	}
