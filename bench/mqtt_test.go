@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -226,26 +224,7 @@ func (p *skybridgeProcess) registerDevices(tb testing.TB, n int) []mqttDevice {
 // do sends a JSON request and decodes a 2xx answer into out.
 func (p *skybridgeProcess) do(tb testing.TB, method, path string, body any, headers map[string]string, out any) {
 	tb.Helper()
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, p.base+path, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		tb.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			tb.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	testenv.DoJSON(tb, method, p.base+path, body, headers, out)
 }
 
 // startMosquitto starts mosquitto on a free loopback port with the peers'

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -64,27 +62,7 @@ func startBinary(t *testing.T, bin, dataDir string) *process {
 // do sends a JSON request and decodes the answer into out (when not nil).
 func (p *process) do(t *testing.T, method, path string, body any, headers map[string]string, out any) int {
 	t.Helper()
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, p.base+path, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-	return resp.StatusCode
+	return testenv.DoJSON(t, method, p.base+path, body, headers, out)
 }
 
 // TestTriggerKill9: a node killed while a firing's call is in flight
