@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -359,7 +360,28 @@ func checkDeps(deps Deps) error {
 }
 
 // ServeHTTP serves one request.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
+//
+// It makes the request's state (requestState) before routing, with the
+// router's routing context inside: chi then finds that context already
+// there and skips making its own, which would cost a context value and
+// another copy of the request on every call. RequestID, the outermost
+// middleware, takes the state over.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := newRequestState(w, r.Context())
+	rctx := routeContexts.Get().(*chi.Context)
+	rctx.Reset()
+	rctx.Routes = a.router
+	st.ctx.route = rctx
+	defer func() {
+		st.ctx.release()
+		routeContexts.Put(rctx)
+	}()
+	a.router.ServeHTTP(&st.w, r.WithContext(&st.ctx))
+}
+
+// routeContexts are the routing contexts API.ServeHTTP lends its
+// requests, as chi pools its own.
+var routeContexts = sync.Pool{New: func() any { return chi.NewRouteContext() }}
 
 // Routes is the route table, for chi.Walk.
 func (a *API) Routes() chi.Routes { return a.router }

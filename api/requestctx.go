@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // requestCtx is the context the middleware give a request: the server's
@@ -22,6 +24,9 @@ import (
 type requestCtx struct {
 	context.Context // the server's request context
 	st              *requestState
+	// route is the routing context API.ServeHTTP gave the request, which
+	// Value answers for chi.RouteCtxKey; nil outside of one.
+	route *chi.Context
 	// deadline is set by Timeout before the handler runs and only read
 	// afterwards; zero means none of its own.
 	deadline time.Time
@@ -76,6 +81,9 @@ func (c *requestCtx) Err() error {
 func (c *requestCtx) Value(key any) any {
 	if key == (requestKey{}) {
 		return c.st
+	}
+	if key == chi.RouteCtxKey && c.route != nil {
+		return c.route
 	}
 	if a := c.armed.Load(); a != nil {
 		return a.ctx.Value(key)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"net/http"
 	"strconv"
@@ -31,12 +32,26 @@ func RequestID(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header()[RequestIDHeader] = []string{id}
-		st := &requestState{id: id, start: time.Now()}
-		st.w.ResponseWriter = w
-		st.ctx.Context, st.ctx.st = r.Context(), st
+		if st := requestStateFrom(r.Context()); st != nil && st.id == "" && w == http.ResponseWriter(&st.w) {
+			// API.ServeHTTP made the state before routing: take it.
+			st.id = id
+			next.ServeHTTP(w, r)
+			return
+		}
+		st := newRequestState(w, r.Context())
+		st.id = id
 		defer st.ctx.release()
 		next.ServeHTTP(&st.w, r.WithContext(&st.ctx))
 	})
+}
+
+// newRequestState returns the state of a request to w whose context
+// was parent, started now.
+func newRequestState(w http.ResponseWriter, parent context.Context) *requestState {
+	st := &requestState{start: time.Now()}
+	st.w.ResponseWriter = w
+	st.ctx.Context, st.ctx.st = parent, st
+	return st
 }
 
 // requestIDPrefix makes the ids of this process unlike those of any other
