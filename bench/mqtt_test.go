@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,21 +44,26 @@ const mqttDevices = 10
 func BenchmarkMQTT(b *testing.B) {
 	sky := startSkybridgeBinary(b)
 	devices := sky.registerDevices(b, mqttDevices)
-	mosq := startMosquitto(b)
+	mosq, mosqPID := startMosquitto(b)
 	dur := envDuration("MQTT_DURATION", 5*time.Second)
 	rounds := envInt("MQTT_ROUNDS", 2)
 	for _, qos := range []byte{0, 1} {
 		b.Run(fmt.Sprintf("qos=%d", qos), func(b *testing.B) {
 			var best, bestMosq loadResult
+			var cpu, cpuMosq brokerCPU
 			for r := range rounds {
 				if mosq != "" {
+					before := childCPU(b, mosqPID)
 					res := mqttLoad{addr: mosq, devices: anonymous(devices), qos: qos, dur: dur, size: 64, window: 64}.run(b)
+					cpuMosq.add(childCPU(b, mosqPID)-before, res.received)
 					b.Logf("round %d mosquitto: %s", r, res)
 					if res.msgPerSec > bestMosq.msgPerSec {
 						bestMosq = res
 					}
 				}
+				before := childCPU(b, sky.pid)
 				res := mqttLoad{addr: sky.mqtt, devices: devices, qos: qos, dur: dur, size: 64, window: 64}.run(b)
+				cpu.add(childCPU(b, sky.pid)-before, res.received)
 				b.Logf("round %d skybridge: %s", r, res)
 				if res.msgPerSec > best.msgPerSec {
 					best = res
@@ -64,9 +71,12 @@ func BenchmarkMQTT(b *testing.B) {
 			}
 			b.ReportMetric(best.msgPerSec, "msg/s")
 			b.ReportMetric(float64(best.p99.Microseconds())/1000, "p99-ms")
+			b.ReportMetric(cpu.perMessage(), "cpu-us/msg")
 			if mosq != "" {
 				b.ReportMetric(bestMosq.msgPerSec, "mosquitto-msg/s")
 				b.ReportMetric(best.msgPerSec/bestMosq.msgPerSec, "sky/mosquitto")
+				b.ReportMetric(cpuMosq.perMessage(), "mosquitto-cpu-us/msg")
+				b.ReportMetric(cpuMosq.perMessage()/cpu.perMessage(), "cpu-mosquitto/sky")
 			}
 		})
 	}
@@ -89,6 +99,47 @@ func BenchmarkMQTT(b *testing.B) {
 		b.ReportMetric(float64(echo.p99.Microseconds())/1000, "echo-p99-ms")
 		b.ReportMetric(shadow.msgPerSec, "updates/s")
 	})
+}
+
+// brokerCPU sums a broker process's CPU time over the messages it
+// delivered, across rounds.
+type brokerCPU struct {
+	cpu      time.Duration
+	messages int64
+}
+
+func (c *brokerCPU) add(d time.Duration, delivered int64) {
+	c.cpu += d
+	c.messages += delivered
+}
+
+// perMessage is the broker's CPU time per delivered message, in µs.
+func (c brokerCPU) perMessage() float64 {
+	if c.messages == 0 {
+		return 0
+	}
+	return float64(c.cpu.Microseconds()) / float64(c.messages)
+}
+
+// childCPU is the user and system CPU time process pid has used, from
+// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s, the
+// USER_HZ of every Linux this runs on).
+func childCPU(tb testing.TB, pid int) time.Duration {
+	tb.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatalf("read the CPU time of process %d: %v", pid, err)
+	}
+	// The command name (field 2) may hold spaces; the fields after it
+	// start past its closing parenthesis.
+	rest := raw[bytes.LastIndexByte(raw, ')')+2:]
+	f := strings.Fields(string(rest))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("parse /proc/%d/stat: %q", pid, raw)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // anonymous is the devices without credentials, for mosquitto.
@@ -157,6 +208,7 @@ func roundTrips(tb testing.TB, addr string, devices []mqttDevice, dur time.Durat
 type skybridgeProcess struct {
 	base, mqtt string
 	keys       testnode.EnvKeys
+	pid        int
 }
 
 // freeAddr returns a loopback address no one listens on right now.
@@ -188,6 +240,7 @@ func startSkybridgeBinary(tb testing.TB) *skybridgeProcess {
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
+	p.pid = cmd.Process.Pid
 	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	if !testenv.WaitFor(context.Background(), 30*time.Second, func() bool {
 		resp, err := http.Get(p.base + "/readyz")
@@ -216,7 +269,7 @@ func (p *skybridgeProcess) registerDevices(tb testing.TB, n int) []mqttDevice {
 		id := fmt.Sprintf("bench-dev-%d", i)
 		var d struct{ Secret string }
 		p.do(tb, http.MethodPost, "/v1/devices", map[string]string{"id": id}, keys, &d)
-		out = append(out, mqttDevice{id: id, secret: d.Secret, topic: "skybridge/devices/" + id + "/telemetry/bench"})
+		out = append(out, mqttDevice{id: id, secret: d.Secret, topic: "skybridge/devices/" + id + "/bench"})
 	}
 	return out
 }
@@ -230,7 +283,7 @@ func (p *skybridgeProcess) do(tb testing.TB, method, path string, body any, head
 // startMosquitto starts mosquitto on a free loopback port with the peers'
 // configuration and returns its address, or "" (logged) when mosquitto is
 // not installed.
-func startMosquitto(tb testing.TB) string {
+func startMosquitto(tb testing.TB) (addr string, pid int) {
 	tb.Helper()
 	bin := os.Getenv("MOSQUITTO")
 	if bin == "" {
@@ -243,9 +296,9 @@ func startMosquitto(tb testing.TB) string {
 	}
 	if bin == "" {
 		tb.Log("mosquitto not installed (apt-get install mosquitto, or set MOSQUITTO): Skybridge figures only, no ratios")
-		return ""
+		return "", 0
 	}
-	addr := freeAddr(tb)
+	addr = freeAddr(tb)
 	_, port, _ := net.SplitHostPort(addr)
 	conf := filepath.Join(tb.TempDir(), "mosquitto.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 10000\nlog_dest stderr\nlog_type error\n", port), 0o600); err != nil {
@@ -266,7 +319,7 @@ func startMosquitto(tb testing.TB) string {
 	}) {
 		tb.Fatal("mosquitto did not listen within 10s")
 	}
-	return addr
+	return addr, cmd.Process.Pid
 }
 
 func envDuration(key string, def time.Duration) time.Duration {
