@@ -149,6 +149,9 @@ type Service struct {
 	hashes    *semaphore.Weighted
 	hashing   atomic.Int32  // hashes running now
 	dummyHash func() string // hash that unknown emails are checked against
+	// derived, when set (by tests), learns the parameters of every
+	// password key verifyPassword derives.
+	derived func(PasswordParams)
 
 	appKeys    *keyCache[resolvedKey]
 	serverKeys *keyCache[serverHashes]

@@ -108,6 +108,9 @@ func (s *Service) verifyPassword(ctx context.Context, password, encoded string) 
 	}
 	defer s.releaseHash()
 	key := argon2.IDKey([]byte(password), h.salt, h.params.Time, h.params.Memory, h.params.Threads, uint32(len(h.key)))
+	if s.derived != nil {
+		s.derived(h.params)
+	}
 	ok = subtle.ConstantTimeCompare(key, h.key) == 1
 	return ok, ok && h.params != s.cfg.Password, nil
 }
