@@ -211,47 +211,15 @@ type skybridgeProcess struct {
 	pid        int
 }
 
-// freeAddr returns a loopback address no one listens on right now.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startSkybridgeBinary builds cmd/skybridge, runs `serve` on free ports
-// with a fresh data dir, and creates an app.
+// startSkybridgeBinary runs `skybridge serve` on free ports with a fresh
+// data dir, and creates an app.
 func startSkybridgeBinary(tb testing.TB) *skybridgeProcess {
 	tb.Helper()
-	dir := tb.TempDir()
-	bin := filepath.Join(dir, "skybridge")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/skybridge").CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
-	}
-	p := &skybridgeProcess{base: "http://" + freeAddr(tb), mqtt: freeAddr(tb)}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+p.base[len("http://"):], "SKYBRIDGE_MQTT_ADDR="+p.mqtt,
-		"SKYBRIDGE_DATA_DIR="+filepath.Join(dir, "data"), "SKYBRIDGE_LOG_LEVEL=warn",
+	p := &skybridgeProcess{mqtt: testenv.FreeAddr(tb)}
+	proc := testenv.Serve(tb, testenv.Binary(tb), "SKYBRIDGE_MQTT_ADDR="+p.mqtt,
+		"SKYBRIDGE_DATA_DIR="+filepath.Join(tb.TempDir(), "data"), "SKYBRIDGE_LOG_LEVEL=warn",
 		"SKYBRIDGE_ADMIN_EMAIL="+testnode.AdminEmail, "SKYBRIDGE_ADMIN_PASSWORD="+testnode.AdminPassword)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	p.pid = cmd.Process.Pid
-	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if !testenv.WaitFor(context.Background(), 30*time.Second, func() bool {
-		resp, err := http.Get(p.base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}) {
-		tb.Fatal("skybridge serve did not become ready within 30s")
-	}
+	p.base, p.pid = proc.URL, proc.Cmd.Process.Pid
 	var login struct{ Token string }
 	p.do(tb, http.MethodPost, "/admin/api/login", map[string]string{"email": testnode.AdminEmail, "password": testnode.AdminPassword}, nil, &login)
 	var app testnode.App
@@ -298,7 +266,7 @@ func startMosquitto(tb testing.TB) (addr string, pid int) {
 		tb.Log("mosquitto not installed (apt-get install mosquitto, or set MOSQUITTO): Skybridge figures only, no ratios")
 		return "", 0
 	}
-	addr = freeAddr(tb)
+	addr = testenv.FreeAddr(tb)
 	_, port, _ := net.SplitHostPort(addr)
 	conf := filepath.Join(tb.TempDir(), "mosquitto.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 10000\nlog_dest stderr\nlog_type error\n", port), 0o600); err != nil {

@@ -3,12 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -20,49 +15,13 @@ import (
 	"github.com/skybridgehq/skybridge/store/sqlite"
 )
 
-// process is the skybridge binary running as a subprocess.
-type process struct {
-	cmd  *exec.Cmd
-	base string
-}
-
 // startBinary runs `bin serve` on dataDir with a 1s trigger lease and
 // waits until it answers /healthz.
-func startBinary(t *testing.T, bin, dataDir string) *process {
+func startBinary(t *testing.T, bin, dataDir string) *testenv.Process {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+addr, "SKYBRIDGE_MQTT_ADDR=127.0.0.1:0", "SKYBRIDGE_DATA_DIR="+dataDir,
+	return testenv.Serve(t, bin, "SKYBRIDGE_MQTT_ADDR=127.0.0.1:0", "SKYBRIDGE_DATA_DIR="+dataDir,
 		"SKYBRIDGE_ADMIN_EMAIL="+testnode.AdminEmail, "SKYBRIDGE_ADMIN_PASSWORD="+testnode.AdminPassword,
 		"SKYBRIDGE_TRIGGER_LEASE=1s", "SKYBRIDGE_TRIGGER_POLL_INTERVAL=50ms", "SKYBRIDGE_LOG_LEVEL=warn", "SKYBRIDGE_SHUTDOWN_GRACE=2s")
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, base: "http://" + addr}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if !testenv.WaitFor(context.Background(), 20*time.Second, func() bool {
-		resp, err := http.Get(p.base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}) {
-		t.Fatal("the binary did not become healthy")
-	}
-	return p
-}
-
-// do sends a JSON request and decodes the answer into out (when not nil).
-func (p *process) do(t *testing.T, method, path string, body any, headers map[string]string, out any) int {
-	t.Helper()
-	return testenv.DoJSON(t, method, p.base+path, body, headers, out)
 }
 
 // TestTriggerKill9: a node killed while a firing's call is in flight
@@ -70,11 +29,7 @@ func (p *process) do(t *testing.T, method, path string, body any, headers map[st
 // runs it again with the same idempotency key, and never a third time.
 func TestTriggerKill9(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "skybridge")
-	args := append(append([]string{"build"}, buildFlags...), "-o", bin, "../../cmd/skybridge")
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	dataDir := t.TempDir()
 	sys := newSystem(t)
 	sys.mu.Lock()
@@ -83,21 +38,21 @@ func TestTriggerKill9(t *testing.T) {
 
 	p := startBinary(t, bin, dataDir)
 	var login struct{ Token string }
-	p.do(t, http.MethodPost, "/admin/api/login", map[string]string{"email": testnode.AdminEmail, "password": testnode.AdminPassword}, nil, &login)
+	p.Do(t, http.MethodPost, "/admin/api/login", map[string]string{"email": testnode.AdminEmail, "password": testnode.AdminPassword}, nil, &login)
 	admin := map[string]string{"Authorization": "Bearer " + login.Token}
 	var app testnode.App
-	p.do(t, http.MethodPost, "/admin/api/apps", map[string]string{"name": "kill"}, admin, &app)
+	p.Do(t, http.MethodPost, "/admin/api/apps", map[string]string{"name": "kill"}, admin, &app)
 	dev := app.Env(t, "dev")
 	envPath := "/admin/api/apps/" + app.ID + "/environments/dev"
-	p.do(t, http.MethodPut, envPath+"/variables", map[string]any{"SYSTEM": sys.URL}, admin, nil)
-	p.do(t, http.MethodPost, envPath+"/deployments", map[string]any{"files": triggerBundle(`apiVersion: skybridge/v1
+	p.Do(t, http.MethodPut, envPath+"/variables", map[string]any{"SYSTEM": sys.URL}, admin, nil)
+	p.Do(t, http.MethodPost, envPath+"/deployments", map[string]any{"files": triggerBundle(`apiVersion: skybridge/v1
 kind: Trigger
 name: orders
 on: {collection: orders, events: [created]}
 ` + notifyDo)}, admin, nil)
 	keys := map[string]string{"X-Skybridge-Key": dev.AppKey, "X-Skybridge-Server-Key": dev.ServerKey}
-	create := func(p *process, id string) {
-		p.do(t, http.MethodPost, "/v1/collections/orders/objects", map[string]any{"_id": id}, keys, nil)
+	create := func(p *testenv.Process, id string) {
+		p.Do(t, http.MethodPost, "/v1/collections/orders/objects", map[string]any{"_id": id}, keys, nil)
 	}
 	// Until the node reads the feed, probes may go unseen: write them
 	// until one fires.
@@ -117,10 +72,7 @@ on: {collection: orders, events: [created]}
 	sys.mu.Lock()
 	sys.hold = "" // the next call answers at once
 	sys.mu.Unlock()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.cmd.Wait()
+	p.Stop(t, syscall.SIGKILL)
 
 	p2 := startBinary(t, bin, dataDir)
 	victim := func() []sysCall {
@@ -139,10 +91,7 @@ on: {collection: orders, events: [created]}
 	if !testenv.WaitFor(context.Background(), 20*time.Second, func() bool { return byObject(sys.snapshot())["sentinel/created"] == 1 }) {
 		t.Fatal("the sentinel did not fire")
 	}
-	if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	_ = p2.cmd.Wait()
+	p2.Stop(t, syscall.SIGTERM)
 
 	calls := victim()
 	if len(calls) != 2 || calls[0].Key != calls[1].Key || calls[0].Key == "" {

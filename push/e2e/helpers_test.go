@@ -3,15 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/skybridgehq/skybridge/internal/testenv"
 	"github.com/skybridgehq/skybridge/internal/testenv/testnode"
@@ -22,84 +16,29 @@ import (
 )
 
 // process is the skybridge binary running as a subprocess.
-type process struct {
-	cmd  *exec.Cmd
-	base string
-}
-
-// binary is cmd/skybridge built once for the package's tests.
-var binary struct {
-	once      sync.Once
-	dir, path string
-	err       error
-}
+type process struct{ *testenv.Process }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binary.dir != "" {
-		_ = os.RemoveAll(binary.dir)
-	}
+	testenv.CleanBinary()
 	os.Exit(code)
-}
-
-// buildBinary builds cmd/skybridge (once) and returns its path.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	binary.once.Do(func() {
-		if binary.dir, binary.err = os.MkdirTemp("", "skybridge-push-e2e"); binary.err != nil {
-			return
-		}
-		binary.path = filepath.Join(binary.dir, "skybridge")
-		args := append(append([]string{"build"}, buildFlags...), "-o", binary.path, "../../cmd/skybridge")
-		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binary.err != nil {
-		t.Fatal(binary.err)
-	}
-	return binary.path
 }
 
 // startBinary runs `bin serve` on dataDir, sending push to the fake APNs
 // with a 1s lease, and waits until it answers /healthz.
-func startBinary(t *testing.T, bin, dataDir string, apns *pushtest.APNs, caFile string) *process {
+func startBinary(t *testing.T, bin, dataDir string, apns *pushtest.APNs, caFile string) process {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+addr, "SKYBRIDGE_MQTT_ADDR=127.0.0.1:0", "SKYBRIDGE_DATA_DIR="+dataDir,
+	return process{testenv.Serve(t, bin, "SKYBRIDGE_MQTT_ADDR=127.0.0.1:0", "SKYBRIDGE_DATA_DIR="+dataDir,
 		"SKYBRIDGE_ADMIN_EMAIL="+testnode.AdminEmail, "SKYBRIDGE_ADMIN_PASSWORD="+testnode.AdminPassword,
 		"SKYBRIDGE_PUSH_APNS_URL="+apns.URL, "SKYBRIDGE_PUSH_APNS_CA_FILE="+caFile,
 		"SKYBRIDGE_PUSH_LEASE=1s", "SKYBRIDGE_PUSH_POLL_INTERVAL=50ms", "SKYBRIDGE_PUSH_WORKERS=2", "SKYBRIDGE_PUSH_CONCURRENCY=16",
-		"SKYBRIDGE_LOG_LEVEL=warn", "SKYBRIDGE_SHUTDOWN_GRACE=10s")
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, base: "http://" + addr}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if !testenv.WaitFor(context.Background(), 30*time.Second, func() bool {
-		resp, err := http.Get(p.base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}) {
-		t.Fatal("the binary did not become healthy")
-	}
-	return p
+		"SKYBRIDGE_LOG_LEVEL=warn", "SKYBRIDGE_SHUTDOWN_GRACE=10s")}
 }
 
 // do sends a JSON request and decodes the answer into out (when not nil).
-func (p *process) do(t *testing.T, method, path string, body any, headers map[string]string, out any) {
+func (p process) do(t *testing.T, method, path string, body any, headers map[string]string, out any) {
 	t.Helper()
-	testenv.DoJSON(t, method, p.base+path, body, headers, out)
+	p.Do(t, method, path, body, headers, out)
 }
 
 // setup is a data directory with an app whose dev environment has the
@@ -113,7 +52,7 @@ type setup struct {
 
 func newSetup(t *testing.T, n int) *setup {
 	t.Helper()
-	s := &setup{bin: buildBinary(t), dataDir: t.TempDir(), apns: pushtest.NewAPNs(t)}
+	s := &setup{bin: testenv.Binary(t), dataDir: t.TempDir(), apns: pushtest.NewAPNs(t)}
 	s.caFile = s.apns.WriteCA(t, t.TempDir())
 	p := startBinary(t, s.bin, s.dataDir, s.apns, s.caFile)
 	var login struct{ Token string }
@@ -155,16 +94,13 @@ func newSetup(t *testing.T, n int) *setup {
 }
 
 // stop sends SIGTERM and waits for the process to exit.
-func (p *process) stop(t *testing.T) {
+func (p process) stop(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.cmd.Wait()
+	p.Stop(t, os.Interrupt)
 }
 
 // status reads a notification's status.
-func (p *process) status(t *testing.T, keys map[string]string, id string) push.Status {
+func (p process) status(t *testing.T, keys map[string]string, id string) push.Status {
 	t.Helper()
 	var st push.Status
 	p.do(t, http.MethodGet, "/v1/push/notifications/"+id, nil, keys, &st)

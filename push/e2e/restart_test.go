@@ -33,10 +33,7 @@ func sendAndInterrupt(t *testing.T, s *setup, sig syscall.Signal) string {
 	if !testenv.WaitFor(context.Background(), 60*time.Second, func() bool { return s.apns.Total() >= installations/5 }) {
 		t.Fatalf("only %d requests within 60s", s.apns.Total())
 	}
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.cmd.Wait()
+	p.Stop(t, sig)
 	if s.apns.Total() >= installations+1 { // +1: the credential check
 		t.Logf("the send finished before the signal (%d requests)", s.apns.Total())
 	}
