@@ -26,6 +26,18 @@ func (s *Service) planOne(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("push: find notifications to plan: %w", err)
 	}
 	for _, cur := range page.Docs {
+		waiting := 0
+		if pages, _ := store.Int64(cur["planPage"]); pages > 0 {
+			// Planned in part: go on only once its senders caught up.
+			n, err := s.waitingBatches(ctx, store.DocID(cur))
+			if err != nil {
+				return false, err
+			}
+			if n >= s.cfg.PlanAhead {
+				continue
+			}
+			waiting = n
+		}
 		next := copyFields(cur)
 		next["plan"], next["planOwner"] = stateRunning, s.node
 		next["planLease"] = store.FormatTime(now.Add(s.cfg.Lease))
@@ -37,7 +49,7 @@ func (s *Service) planOne(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		if ok {
-			return true, s.plan(ctx, stored)
+			return true, s.plan(ctx, stored, s.cfg.PlanAhead-waiting)
 		}
 	}
 	return false, nil
@@ -45,8 +57,10 @@ func (s *Service) planOne(ctx context.Context) (bool, error) {
 
 // plan pages through the targets of a claimed notification and writes
 // its batches, keeping the cursor in the notification so that another
-// node resumes where it stopped.
-func (s *Service) plan(ctx context.Context, doc store.Doc) error {
+// node resumes where it stopped. After room batches it hands the
+// notification back (pending, with its cursor) until its senders have
+// caught up (waitingBatches).
+func (s *Service) plan(ctx context.Context, doc store.Doc, room int) error {
 	nid := store.DocID(doc)
 	notifs := s.sys.Collection(NotificationsCollection)
 	req, err := decodeRequest(stringOf(doc["request"]), s.cfg.Now())
@@ -67,6 +81,7 @@ func (s *Service) plan(ctx context.Context, doc store.Doc) error {
 	cursor := stringOf(doc["planCursor"])
 	pageNo, _ := store.Int64(doc["planPage"])
 	targeted, _ := store.Int64(doc["targeted"])
+	written := 0 // pages written by this call
 	for {
 		if s.stopping() {
 			// Leave the rest to the next node: the lease ends soon.
@@ -93,11 +108,18 @@ func (s *Service) plan(ctx context.Context, doc store.Doc) error {
 			targeted += int64(n)
 		}
 		done := len(res.Docs) < s.cfg.BatchSize
+		written++
+		pause := !done && written >= room
 		next := copyFields(doc)
 		next["planCursor"], next["planPage"], next["targeted"] = cursor, pageNo, targeted
 		next["planLease"] = store.FormatTime(s.cfg.Now().UTC().Add(s.cfg.Lease))
-		if done {
+		switch {
+		case done:
 			next["plan"], next["batches"], next["plannedAt"] = stateDone, pageNo, store.FormatTime(s.cfg.Now().UTC())
+		case pause:
+			// Enough batches wait: let any worker (here or on another
+			// node) go on once they are sent (planAheadFull).
+			next["plan"], next["planOwner"], next["planLease"] = statePending, "", ""
 		}
 		doc, err = notifs.Replace(ctx, nid, store.DocVersion(doc), next)
 		if errors.Is(err, store.ErrVersionConflict) {
@@ -109,10 +131,27 @@ func (s *Service) plan(ctx context.Context, doc store.Doc) error {
 		if len(res.Docs) > 0 {
 			s.nudge()
 		}
-		if done {
+		if done || pause {
 			return nil
 		}
 	}
+}
+
+// waitingBatches counts the batches of notification nid that are due and
+// waiting to be sent: its planning pauses while there are
+// Config.PlanAhead of them. Batches due later (a local-time send, retries
+// put off) are not work ahead and do not count, so they never hold back
+// the planning of targets due sooner.
+func (s *Service) waitingBatches(ctx context.Context, nid string) (int, error) {
+	n, err := s.sys.Collection(BatchesCollection).Count(ctx, store.And{Filters: []store.Filter{
+		store.Compare{Path: "nid", Op: store.OpEq, Value: nid},
+		store.Compare{Path: "state", Op: store.OpEq, Value: statePending},
+		store.Compare{Path: "due", Op: store.OpLte, Value: store.FormatTime(s.cfg.Now().UTC())},
+	}})
+	if err != nil {
+		return 0, fmt.Errorf("push: count the waiting batches of %s: %w", nid, err)
+	}
+	return int(n), nil
 }
 
 // writeBatch stores page pageNo of a notification's targets and returns

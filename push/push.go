@@ -90,6 +90,12 @@ type Config struct {
 	Concurrency int
 	// BatchSize is how many installations one batch holds. Default: 500.
 	BatchSize int
+	// PlanAhead is how many batches of one notification may wait unsent
+	// before its planning pauses. Targets are read and batched as the
+	// send goes rather than all at its start, so that planning a large
+	// send does not take the node's CPU from its other requests in one
+	// burst. Default: 16.
+	PlanAhead int
 	// Lease is how long a node owns a batch or a planning job it claimed
 	// without renewing it; a node that dies leaves its batch for this
 	// long. Default: 30s.
@@ -137,6 +143,7 @@ const (
 	DefaultWorkers         = 4
 	DefaultConcurrency     = 64
 	DefaultBatchSize       = 500
+	DefaultPlanAhead       = 16
 	DefaultLease           = 30 * time.Second
 	DefaultPollInterval    = 500 * time.Millisecond
 	DefaultMaxAttempts     = 5
@@ -156,6 +163,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultBatchSize
+	}
+	if c.PlanAhead <= 0 {
+		c.PlanAhead = DefaultPlanAhead
 	}
 	if c.Lease <= 0 {
 		c.Lease = DefaultLease

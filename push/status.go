@@ -123,7 +123,8 @@ func (s *Service) Status(ctx context.Context, env Env, id string) (Status, error
 		failed += n
 	}
 	switch {
-	case !planned && stringOf(doc["plan"]) == statePending:
+	case !planned && stringOf(doc["plan"]) == statePending && !touched:
+		// Not started, or paused before its first batch was sent.
 		st.Status = StatusQueued
 	case !planned || !allDone:
 		st.Status = StatusQueued
