@@ -22,7 +22,9 @@ func TestConnectedDevicesOnDashboard(t *testing.T) {
 	admin := map[string]string{"Authorization": "Bearer " + s.AdminToken(t)}
 	connected := func(env string) int {
 		resp, body := s.Do(t, http.MethodGet, "/admin/api/apps/"+app.ID+"/environments/"+env+"/dashboard?minutes=1", nil, admin)
-		var rep struct{ Totals struct{ ConnectedDevices int } }
+		var rep struct {
+			Totals struct{ ConnectedDevices int }
+		}
 		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &rep) != nil {
 			t.Fatalf("dashboard: %d %s", resp.StatusCode, body)
 		}
