@@ -53,6 +53,7 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		}
 		if a.deps.Deployments != nil {
 			a.bindDeployments(g, spec)
+			a.bindDeploymentFiles(g, spec)
 			a.bindFlowsAdmin(g, spec)
 		}
 		if a.deps.Analytics != nil {
