@@ -62,6 +62,7 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		if a.deps.Dashboard != nil {
 			a.bindDashboard(g, spec)
 		}
+		a.bindAdminV1(g, spec)
 	})
 	describeAdmin(spec)
 	return adm

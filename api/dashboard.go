@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -79,8 +80,8 @@ func dashboardMinutes(v string) (int, error) {
 // once the request is served, and allocates nothing.
 func recordDashboard(rec *dashboard.Recorder, r *http.Request, w http.ResponseWriter, method, route string, status int, start time.Time, d time.Duration) {
 	k := keyedFrom(r.Context())
-	if k == nil {
-		return
+	if k == nil || !strings.HasPrefix(route, "/v1/") {
+		return // not keyed, or an admin's call through adminv1.go
 	}
 	c := dashboard.Call{
 		App: k.env.AppID, Env: k.env.Name, Method: method, Route: route,
