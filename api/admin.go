@@ -53,11 +53,16 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		}
 		if a.deps.Deployments != nil {
 			a.bindDeployments(g, spec)
+			a.bindDeploymentFiles(g, spec)
 			a.bindFlowsAdmin(g, spec)
 		}
 		if a.deps.Analytics != nil {
 			a.bindAnalyticsAdmin(g, spec)
 		}
+		if a.deps.Dashboard != nil {
+			a.bindDashboard(g, spec)
+		}
+		a.bindAdminV1(g, spec)
 	})
 	describeAdmin(spec)
 	return adm

@@ -27,6 +27,7 @@ import (
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
+	"github.com/skybridgehq/skybridge/dashboard"
 	"github.com/skybridgehq/skybridge/events"
 	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/objectstore"
@@ -106,6 +107,9 @@ type Deps struct {
 	// Analytics, when set, serves POST /v1/analytics/events and the admin
 	// analytics query and retention settings (analytics.go).
 	Analytics *analytics.Service
+	// Dashboard, when set, records every /v1 request of an app
+	// environment and serves the admin dashboard (dashboard.go).
+	Dashboard *dashboard.Recorder
 }
 
 // Config tunes the API. The zero value means every default.
@@ -245,7 +249,7 @@ func New(deps Deps, cfg Config) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := Metrics(a.reg)
+	metrics, err := metricsWith(a.reg, deps.Dashboard)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/skybridgehq/skybridge/dashboard"
 )
 
 // Metrics counts requests in skybridge_http_requests_total{route,method,
@@ -22,6 +24,12 @@ import (
 // registry, as on a reload), they are shared. It must run inside the chi
 // router (Router.Use) to see the route pattern.
 func Metrics(reg prometheus.Registerer) (func(http.Handler) http.Handler, error) {
+	return metricsWith(reg, nil)
+}
+
+// metricsWith is Metrics that also records each /v1 request into the
+// dashboard recorder rec, when set (dashboard.go).
+func metricsWith(reg prometheus.Registerer, rec *dashboard.Recorder) (func(http.Handler) http.Handler, error) {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "skybridge_http_requests_total",
 		Help: "HTTP requests served, by route pattern, method and status.",
@@ -47,9 +55,13 @@ func Metrics(reg prometheus.Registerer) (func(http.Handler) http.Handler, error)
 				if status == 0 {
 					status = http.StatusOK
 				}
-				s := series.of(routeLabel(r), methodLabel(r.Method), status)
+				route, method, d := routeLabel(r), methodLabel(r.Method), time.Since(start)
+				s := series.of(route, method, status)
 				s.requests.Inc()
-				s.duration.Observe(time.Since(start).Seconds())
+				s.duration.Observe(d.Seconds())
+				if rec != nil {
+					recordDashboard(rec, r, ww, method, route, status, start, d)
+				}
 			}()
 			next.ServeHTTP(ww, r)
 		})

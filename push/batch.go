@@ -258,6 +258,9 @@ func (s *Service) runBatch(ctx context.Context, head store.Doc) error {
 				code := stringOf(b.out[i])
 				b.mu.Unlock()
 				s.metrics.sent.WithLabelValues(it.platform, outcomeLabel(code)).Inc()
+				if code == outSent && s.cfg.OnSent != nil {
+					s.cfg.OnSent(env)
+				}
 			}
 		}()
 	}

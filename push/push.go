@@ -136,6 +136,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// OnSent, when set, is called for every message APNs or FCM accepted
+	// (one per device), on the sending worker's goroutine: it must be
+	// quick and must not block. The dashboard counts pushes sent with it.
+	OnSent func(env Env)
 }
 
 // Defaults of Config.

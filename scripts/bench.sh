@@ -23,6 +23,7 @@ fi
   go test -run '^$' -bench 'BenchmarkObjectCache' -benchtime "${OBJECT_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkSync' -benchtime "${SYNC_RUNS:-3}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkFlows' -benchtime "${FLOW_REQUESTS:-20000}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkRequest' -benchtime "$time" -count "$count" ./dashboard/
   go test -run '^$' -bench 'BenchmarkShadowRoundTrip' -benchtime "${SHADOW_UPDATES:-5000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAnalytics' -benchtime "${ANALYTICS_BATCHES:-2000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
@@ -72,6 +73,15 @@ awk '
       if ($(i+1)=="echo-p99-ms") mq_ep99=mq_ep99 sprintf(" %s", $i)
     }
     next
+  }
+  /^BenchmarkRequest\// {
+    dn=$1; sub(/-[0-9]+$/, "", dn); sub(/^BenchmarkRequest\//, "", dn)
+    for (i=2;i<=NF;i++) {
+      if ($(i+1)=="ns/op") dns[dn]=dns[dn] sprintf(" %s", $i)
+      if ($(i+1)=="allocs/op") dal[dn]=dal[dn] sprintf(" %s", $i)
+    }
+    next
+  }
   /^BenchmarkAnalytics/ {
     an=$1; sub(/-[0-9]+$/, "", an); sub(/^BenchmarkAnalytics\//, "", an)
     for (i=2;i<=NF;i++) if ($(i+1)=="events/s") aev[an]=aev[an] sprintf(" %.0f", $i)
@@ -103,6 +113,7 @@ awk '
     if (fr["cached"] != "") printf "%-60s %s (goal >= 0.7; flow%s vs chi%s ops/s, alternating rounds)\n", "cached flow / chi handler with the same JSON (BenchmarkFlows)", fr["cached"], fo["cached"], fc["cached"]
     if (fcpu["three-calls"] != "") printf "%-60s %s (process CPU per request, chi / flow)\n", "3-call flow in CPU (BenchmarkFlows)", fcpu["three-calls"]
     if (fcpu["cached"] != "") printf "%-60s %s (process CPU per request, chi / flow)\n", "cached flow in CPU (BenchmarkFlows)", fcpu["cached"]
+    for (k in dns) printf "%-60s %s ns/op,%s allocs/op (in process, no network)\n", "dashboard recorder per /v1 request, " k " (BenchmarkRequest)", dns[k], dal[k]
     for (k in aev) printf "%-60s %s events/s (32 clients; ratio above is batches/s)\n", "analytics ingestion, " k " (BenchmarkAnalytics)", aev[k]
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
     for (q=0;q<=1;q++) { k="qos=" q; if (mq_sky[k] != "") printf "%-60s %s (goal >= 1.0; skybridge%s vs mosquitto%s msg/s, same load, same run)\n", "MQTT QoS " q " delivered, Skybridge / mosquitto (BenchmarkMQTT)", (mq_ratio[k] != "" ? mq_ratio[k] : " n/a (no mosquitto)"), mq_sky[k], (mq_mos[k] != "" ? mq_mos[k] : " -") }

@@ -12,18 +12,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/skybridgehq/skybridge/dashboard"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/orchestration"
 	"github.com/skybridgehq/skybridge/push"
 	"github.com/skybridgehq/skybridge/store"
 )
 
-// newPush builds the node's push service from the SKYBRIDGE_PUSH_* keys.
-func newPush(cfg Config, sys store.DB, stores store.Provider, keys *keyring.Keyring, reg prometheus.Registerer, log *slog.Logger) (*push.Service, error) {
+// newPush builds the node's push service from the SKYBRIDGE_PUSH_* keys;
+// every message sent counts on the dashboard.
+func newPush(cfg Config, sys store.DB, stores store.Provider, keys *keyring.Keyring, reg prometheus.Registerer, log *slog.Logger, dash *dashboard.Recorder) (*push.Service, error) {
 	pc := push.Config{
 		Workers: cfg.PushWorkers, Concurrency: cfg.PushConcurrency, Lease: cfg.PushLease, PollInterval: cfg.PushPollInterval,
 		RatePerApp: float64(cfg.PushRatePerApp), APNsURL: cfg.PushAPNsURL, FCMURL: cfg.PushFCMURL,
 		Registerer: reg, Logger: log.With("component", "push"),
+		OnSent: func(env push.Env) { dash.Pushes(env.AppID, env.Name, 1) },
 	}
 	if cfg.PushAPNsCAFile != "" {
 		pem, err := os.ReadFile(cfg.PushAPNsCAFile)

@@ -25,6 +25,7 @@ import (
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/auth"
 	"github.com/skybridgehq/skybridge/cache"
+	"github.com/skybridgehq/skybridge/dashboard"
 	"github.com/skybridgehq/skybridge/events"
 	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/iotbridge/broker"
@@ -74,6 +75,10 @@ type Node struct {
 	Push *push.Service
 	// Analytics aggregates the apps' custom events.
 	Analytics *analytics.Service
+	// Dashboard records the node's /v1 traffic and pushes sent per app
+	// environment for the admin dashboard, flushing closed minutes to
+	// the store.
+	Dashboard *dashboard.Recorder
 	API       *api.API
 
 	// limiterRedis is the Redis client of the shared rate limits; nil
@@ -205,7 +210,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		n.Events.Publish(ctx, ch)
 	}})
 	n.Sync = skysync.NewService(n.Objects, n.Store, skysync.Config{TombstoneRetention: cfg.SyncTombstoneRetention, ClockSkew: cfg.SyncClockSkew})
-	if n.Push, err = newPush(cfg, sys, n.Store, n.Keys, reg, log); err != nil {
+	n.Dashboard = dashboard.New(sys, dashboard.Config{Logger: log.With("component", "dashboard")})
+	if n.Push, err = newPush(cfg, sys, n.Store, n.Keys, reg, log, n.Dashboard); err != nil {
 		return nil, err
 	}
 	builder := opts.FlowBuilder
@@ -236,6 +242,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		Devices:     n.Devices,
 		Push:        n.Push,
 		Analytics:   n.Analytics,
+		Dashboard:   n.Dashboard,
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
@@ -387,6 +394,9 @@ func (n *Node) Start() error {
 	if err := n.Push.Start(context.Background()); err != nil {
 		return err
 	}
+	if err := n.Dashboard.Start(context.Background()); err != nil {
+		return err
+	}
 	n.log.Info("listening", "http", ln.Addr().String(), "mqtt", n.MQTTAddr(), "store", n.Store.Kind(), "cache", n.Cache.Kind())
 	return nil
 }
@@ -447,6 +457,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			pctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
 			if e := n.Push.Shutdown(pctx); e != nil {
 				n.log.Warn("push sends still in flight at shutdown", "err", e)
+			}
+			cancel()
+		}
+		if n.Dashboard != nil {
+			// After the HTTP drain and the push sends, before the store
+			// closes: the open minute is written, so no count is lost.
+			dctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
+			if e := n.Dashboard.Shutdown(dctx); e != nil {
+				n.log.Warn("dashboard minutes not written at shutdown", "err", e)
 			}
 			cancel()
 		}
