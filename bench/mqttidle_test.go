@@ -1,0 +1,316 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/skybridgehq/skybridge/internal/testenv"
+	"github.com/skybridgehq/skybridge/internal/testenv/testnode"
+)
+
+// BenchmarkMQTTIdleDevices measures what idle devices cost the broker:
+// it runs the real `skybridge serve` binary as a subprocess (so that the
+// resident memory read from /proc/<pid>/status is the server's alone),
+// registers MQTT_IDLE_DEVICES devices (default 10,000) through the API,
+// connects each once from this process (MQTT 3.1.1, clean session,
+// keepalive 60s, its own secret) and, once every CONNACK is in, reads the
+// server's VmRSS again. It reports the RSS before and after and the
+// difference per device. Each connection is one file descriptor on both
+// sides: the bench raises its RLIMIT_NOFILE soft limit to the hard limit
+// (the server inherits it) and says so; it fails when the hard limit is
+// too low (raise it with `ulimit -Hn` as root).
+func BenchmarkMQTTIdleDevices(b *testing.B) {
+	n := envInt("MQTT_IDLE_DEVICES", 10_000)
+	raiseNoFile(b, uint64(n)+1024)
+	b.Setenv("SKYBRIDGE_RATE_LIMIT_ENV", "off")
+	b.Setenv("SKYBRIDGE_RATE_LIMIT_CLIENT", "off")
+	srv := startIdleServer(b)
+	devices := registerParallel(b, srv, n)
+	for b.Loop() {
+		before := srv.rss(b)
+		start := time.Now()
+		conns := connectIdle(b, srv.mqtt, devices)
+		connectSecs := time.Since(start).Seconds()
+		// Every CONNACK is in; the connection bookkeeping (last seen,
+		// audit) runs behind it: read the RSS once it settled, i.e. two
+		// reads a second apart within 2%.
+		after := srv.rss(b)
+		for range 30 {
+			time.Sleep(time.Second) // sampling interval of a steady state, not a wait for an event
+			now := srv.rss(b)
+			settled := now <= after*102/100 && now >= after*98/100
+			after = now
+			if settled {
+				break
+			}
+		}
+		alive := 0
+		for _, c := range conns {
+			if c.alive() {
+				alive++
+			}
+		}
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		if alive != n {
+			b.Fatalf("%d of %d connections still open at the measurement", alive, n)
+		}
+		b.ReportMetric(float64(n), "devices")
+		b.ReportMetric(float64(before)/(1<<20), "rss-before-MiB")
+		b.ReportMetric(float64(after)/(1<<20), "rss-connected-MiB")
+		b.ReportMetric(float64(after-before)/float64(n)/1024, "KiB/device")
+		b.ReportMetric(float64(n)/connectSecs, "connects/s")
+		b.Logf("%d idle devices: server RSS %.1f MiB -> %.1f MiB, %.1f KiB per device; connected in %.1fs",
+			n, float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(n)/1024, connectSecs)
+	}
+}
+
+// raiseNoFile lifts this process's open-file soft limit to the hard limit
+// (children inherit it) and fails when that is below need.
+func raiseNoFile(tb testing.TB, need uint64) {
+	tb.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Fatal(err)
+	}
+	old := lim.Cur
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Fatalf("raise RLIMIT_NOFILE: %v", err)
+	}
+	tb.Logf("RLIMIT_NOFILE soft limit raised from %d to the hard limit %d (the server subprocess inherits it)", old, lim.Cur)
+	if lim.Cur < need {
+		tb.Fatalf("RLIMIT_NOFILE hard limit %d is below the %d file descriptors the bench needs: raise it (ulimit -Hn) or set MQTT_IDLE_DEVICES lower", lim.Cur, need)
+	}
+}
+
+// idleServer is `skybridge serve` as a subprocess.
+type idleServer struct {
+	base, mqtt string
+	pid        int
+	keys       testnode.EnvKeys
+}
+
+// startIdleServer builds and starts the binary on free ports with a
+// fresh data dir and creates an app.
+func startIdleServer(tb testing.TB) *idleServer {
+	tb.Helper()
+	dir := tb.TempDir()
+	bin := filepath.Join(dir, "skybridge")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/skybridge").CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	s := &idleServer{base: "http://" + freeAddr(tb), mqtt: freeAddr(tb)}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+s.base[len("http://"):], "SKYBRIDGE_MQTT_ADDR="+s.mqtt,
+		"SKYBRIDGE_DATA_DIR="+filepath.Join(dir, "data"), "SKYBRIDGE_LOG_LEVEL=warn",
+		"SKYBRIDGE_ADMIN_EMAIL="+testnode.AdminEmail, "SKYBRIDGE_ADMIN_PASSWORD="+testnode.AdminPassword)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	s.pid = cmd.Process.Pid
+	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if !testenv.WaitFor(context.Background(), 30*time.Second, func() bool {
+		resp, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		tb.Fatal("skybridge serve did not become ready within 30s")
+	}
+	var login struct{ Token string }
+	testenv.DoJSON(tb, http.MethodPost, s.base+"/admin/api/login", map[string]string{"email": testnode.AdminEmail, "password": testnode.AdminPassword}, nil, &login)
+	var app testnode.App
+	testenv.DoJSON(tb, http.MethodPost, s.base+"/admin/api/apps", map[string]string{"name": "idle-bench"}, map[string]string{"Authorization": "Bearer " + login.Token}, &app)
+	s.keys = app.Env(tb, "dev")
+	return s
+}
+
+// rss is the server's resident set size in bytes.
+func (s *idleServer) rss(tb testing.TB) int64 {
+	tb.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				tb.Fatalf("VmRSS %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	tb.Fatal("no VmRSS in /proc status")
+	return 0
+}
+
+// registerParallel registers n devices through POST /v1/devices with
+// the server key, 16 requests at a time; each gets its own secret.
+func registerParallel(tb testing.TB, s *idleServer, n int) []mqttDevice {
+	tb.Helper()
+	keys := map[string]string{"X-Skybridge-Key": s.keys.AppKey, "X-Skybridge-Server-Key": s.keys.ServerKey}
+	out := make([]mqttDevice, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				id := fmt.Sprintf("idle-%05d", i)
+				var d struct{ Secret string }
+				testenv.DoJSON(tb, http.MethodPost, s.base+"/v1/devices", map[string]string{"id": id}, keys, &d)
+				out[i] = mqttDevice{id: id, secret: d.Secret}
+			}
+		})
+	}
+	wg.Wait()
+	for _, d := range out {
+		if d.secret == "" {
+			tb.Fatal("a device registration failed")
+		}
+	}
+	return out
+}
+
+// idleConn is one idle device connection; a goroutine reads (and drops)
+// what the server sends and notes when the connection ends.
+type idleConn struct {
+	net.Conn
+	done atomic.Bool
+}
+
+func (c *idleConn) alive() bool { return !c.done.Load() }
+
+// connectIdle connects every device, 64 at a time, and returns once
+// each has its CONNACK (code 0). A pinger sends PINGREQ every 30s, as
+// a client with keepalive 60s does.
+func connectIdle(tb testing.TB, addr string, devices []mqttDevice) []*idleConn {
+	tb.Helper()
+	conns := make([]*idleConn, len(devices))
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(devices) || failed.Load() != nil {
+					return
+				}
+				c, err := dialIdle(addr, devices[i])
+				if err != nil {
+					failed.Store(fmt.Errorf("device %d: %w", i, err))
+					return
+				}
+				conns[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		for _, c := range conns {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+		tb.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var pinger sync.WaitGroup
+	pinger.Go(func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				for _, c := range conns {
+					_, _ = c.Write([]byte{0xC0, 0})
+				}
+			}
+		}
+	})
+	tb.Cleanup(func() { close(stop); pinger.Wait() })
+	return conns
+}
+
+// dialIdle opens one MQTT 3.1.1 connection with the device's credentials
+// and waits for its CONNACK.
+func dialIdle(addr string, d mqttDevice) (*idleConn, error) {
+	conn, err := net.DialTimeout("tcp", addr, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	var vh bytes.Buffer
+	putStr := func(s string) {
+		_ = binary.Write(&vh, binary.BigEndian, uint16(len(s)))
+		vh.WriteString(s)
+	}
+	putStr("MQTT")
+	vh.WriteByte(4)         // protocol level 3.1.1
+	vh.WriteByte(0xC2)      // username, password, clean session
+	vh.Write([]byte{0, 60}) // keepalive 60s
+	putStr(d.id)            // client id
+	putStr(d.id)            // username
+	putStr(d.secret)        // password
+	pkt := []byte{0x10}
+	for l := vh.Len(); ; {
+		b := byte(l % 128)
+		if l /= 128; l > 0 {
+			b |= 0x80
+		}
+		pkt = append(pkt, b)
+		if l == 0 {
+			break
+		}
+	}
+	pkt = append(pkt, vh.Bytes()...)
+	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := conn.Write(pkt); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	r := bufio.NewReaderSize(conn, 16)
+	var ack [4]byte
+	if _, err := io.ReadFull(r, ack[:]); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("read CONNACK: %w", err)
+	}
+	if ack[0] != 0x20 || ack[3] != 0 {
+		conn.Close()
+		return nil, fmt.Errorf("CONNACK % x", ack)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	c := &idleConn{Conn: conn}
+	go func() {
+		_, _ = io.Copy(io.Discard, r)
+		c.done.Store(true)
+	}()
+	return c, nil
+}
