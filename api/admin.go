@@ -51,6 +51,9 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		if a.deps.Push != nil {
 			a.bindPushAdmin(g, spec)
 		}
+		if a.deps.Devices != nil {
+			a.bindDeviceCertsAdmin(g, spec)
+		}
 		if a.deps.Deployments != nil {
 			a.bindDeployments(g, spec)
 			a.bindDeploymentFiles(g, spec)

@@ -68,8 +68,26 @@ func deviceOfClient(cl *mqtt.Client) string {
 	return string(cl.Properties.Username)
 }
 
-// OnConnectAuthenticate checks the device id and secret.
+// OnConnectAuthenticate authenticates a device by its client
+// certificate when it sent one over TLS (the username and password are
+// then ignored: AWS IoT SDKs send a metrics string as the username),
+// else by its device id and secret.
 func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if chain := peerCertificates(cl); len(chain) > 0 {
+		ctx, cancel := h.s.hookContext()
+		defer cancel()
+		id, err := h.s.VerifyClientCert(ctx, chain)
+		if err != nil {
+			h.s.log.Info("device certificate refused at CONNECT", "err", err)
+			return false
+		}
+		if cl.ID != id && !strings.HasPrefix(cl.ID, id+":") {
+			return false
+		}
+		// The device policy reads the device from the username.
+		cl.Properties.Username = []byte(id)
+		return true
+	}
 	user := string(pk.Connect.Username)
 	if user == "" && !pk.Connect.PasswordFlag {
 		return h.s.cfg.Anonymous

@@ -131,6 +131,11 @@ type Service struct {
 	locMu sync.RWMutex
 	locs  map[string]Env
 
+	// trusts caches each environment's trusted device certificates
+	// (certs.go), by database.
+	trustMu sync.Mutex
+	trusts  map[string]*trust
+
 	// conns counts each device's live MQTT connections.
 	connMu sync.Mutex
 	conns  map[string]int

@@ -27,7 +27,9 @@ fi
   go test -run '^$' -bench 'BenchmarkShadowRoundTrip' -benchtime "${SHADOW_UPDATES:-5000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAnalytics' -benchtime "${ANALYTICS_BATCHES:-2000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
-  go test -run '^$' -bench 'BenchmarkMQTT' -benchtime 1x -count "$count" -timeout 30m ./bench/
+  go test -run '^$' -bench 'BenchmarkMQTT$' -benchtime 1x -count "$count" -timeout 30m ./bench/
+  # 10,000 idle devices (MQTT_IDLE_DEVICES): raises RLIMIT_NOFILE to the hard limit, reports the server's RSS.
+  go test -run '^$' -bench 'BenchmarkMQTTIdleDevices' -benchtime 1x -count "$count" -timeout 30m ./bench/
   go test -run '^$' -bench 'BenchmarkPushTopicSend' -benchtime 1x -count "$count" -timeout 30m ./bench/
   go test -run '^$' -bench 'BenchmarkChiBaseline' -benchtime "$time" -count "$count" ./bench/
 } 2>&1 | tee "$out"
@@ -58,6 +60,16 @@ awk '
     for (i=2;i<=NF;i++) {
       if ($(i+1)=="on/off") ratios=ratios sprintf(" %s", $i)
       if ($(i+1)=="cpu-off/on") cpus=cpus sprintf(" %s", $i)
+    }
+    next
+  }
+  /^BenchmarkMQTTIdleDevices/ {
+    for (i=2;i<=NF;i++) {
+      if ($(i+1)=="KiB/device") idk=idk sprintf(" %.1f", $i)
+      if ($(i+1)=="rss-connected-MiB") idr=idr sprintf(" %.0f", $i)
+      if ($(i+1)=="rss-before-MiB") idb=idb sprintf(" %.0f", $i)
+      if ($(i+1)=="rss-reconnected-MiB") idc=idc sprintf(" %.0f", $i)
+      if ($(i+1)=="devices") idn=$i
     }
     next
   }
@@ -118,6 +130,7 @@ awk '
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
     for (q=0;q<=1;q++) { k="qos=" q; if (mq_sky[k] != "") printf "%-60s %s (goal >= 1.0; skybridge%s vs mosquitto%s msg/s, same load, same run)\n", "MQTT QoS " q " delivered, Skybridge / mosquitto (BenchmarkMQTT)", (mq_ratio[k] != "" ? mq_ratio[k] : " n/a (no mosquitto)"), mq_sky[k], (mq_mos[k] != "" ? mq_mos[k] : " -") }
     if (mq_p50["shadow"] != "") printf "%-60s %s /%s ms (plain MQTT echo%s /%s ms, same run)\n", "shadow update round trip over MQTT p50 / p99 (BenchmarkMQTT)", mq_p50["shadow"], mq_p99["shadow"], mq_ep50, mq_ep99
+    if (idk != "") printf "%-60s %s KiB/device (server RSS%s ->%s MiB,%s MiB after all reconnected)\n", idn " idle MQTT devices, server RSS per device (BenchmarkMQTTIdleDevices)", idk, idb, idr, idc
     if (pn != "") printf "%-60s %s notifications/s, %s s (goal < 60 s), peak RSS%s MiB\n", "push: 100,000-installation topic send to the fakes", pn, ps, pr
     if (pg != "") printf "%-60s %s (goal < 1.5; object GETs during the send / idle)\n", "push: GET p99 during the send / idle (BenchmarkPushTopicSend)", pg
     if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus

@@ -34,6 +34,20 @@ type Config struct {
 	// namespaces (local development, interoperability tests). Default:
 	// false.
 	MQTTAnonymous bool
+	// MQTTTLSAddr is where the broker serves MQTT over TLS when
+	// MQTTTLSCert is set. Default: ":8883".
+	MQTTTLSAddr string
+	// MQTTTLSCert and MQTTTLSKey are the PEM files of the TLS listener's
+	// server certificate (chain) and key; set both to listen with TLS,
+	// where devices may also authenticate with a client certificate
+	// (mTLS) an environment's registered CA signed. Default: unset, no
+	// TLS listener.
+	MQTTTLSCert string
+	MQTTTLSKey  string
+	// MQTTDataDir holds the broker's durable state (persistent sessions,
+	// their subscriptions and queued messages, retained messages); "off"
+	// keeps it in memory only. Default: "" (DataDir/mqtt).
+	MQTTDataDir string
 	// ShadowMaxBytes bounds a device shadow's state and a shadow request.
 	// Default: 8192.
 	ShadowMaxBytes int
@@ -308,7 +322,19 @@ var fields = append([]field{
 	{"triggerPollInterval", "SKYBRIDGE_TRIGGER_POLL_INTERVAL", "1s", "how often triggered change feeds, schedules and due firings are read", func(c *Config, v string) error {
 		return setDuration(&c.TriggerPollInterval, v, 10*time.Millisecond, time.Minute)
 	}},
-}, pushFields...)
+}, append(pushFields, mqttTransportFields...)...)
+
+// mqttTransportFields are the keys of the broker's TLS listener and
+// durable state, appended to fields.
+var mqttTransportFields = []field{
+	{"mqttTLSAddr", "SKYBRIDGE_MQTT_TLS_ADDR", ":8883", "MQTT over TLS listen address (with SKYBRIDGE_MQTT_TLS_CERT)", func(c *Config, v string) error { return setAddr(&c.MQTTTLSAddr, v) }},
+	{"mqttTLSCert", "SKYBRIDGE_MQTT_TLS_CERT", "", "PEM file of the MQTT TLS server certificate (chain); set with SKYBRIDGE_MQTT_TLS_KEY → TLS listener, device client certificates", func(c *Config, v string) error { c.MQTTTLSCert = v; return nil }},
+	{"mqttTLSKey", "SKYBRIDGE_MQTT_TLS_KEY", "", "PEM file of the MQTT TLS server key", func(c *Config, v string) error { c.MQTTTLSKey = v; return nil }},
+	{"mqttDataDir", "SKYBRIDGE_MQTT_DATA_DIR", "", "directory of the broker's durable sessions, queued and retained messages (default: <data dir>/mqtt); off → memory only", func(c *Config, v string) error {
+		c.MQTTDataDir = strings.TrimSpace(v)
+		return nil
+	}},
+}
 
 // pushFields are the push keys, appended to fields.
 var pushFields = []field{
@@ -486,6 +512,9 @@ func (c Config) validate() error {
 	}
 	if c.AdminPassword != "" && c.AdminEmail == "" {
 		return &ConfigError{Env: "SKYBRIDGE_ADMIN_EMAIL", YAML: "adminEmail", Source: "configuration", Err: errors.New("required when SKYBRIDGE_ADMIN_PASSWORD is set")}
+	}
+	if (c.MQTTTLSCert == "") != (c.MQTTTLSKey == "") {
+		return &ConfigError{Env: "SKYBRIDGE_MQTT_TLS_KEY", YAML: "mqttTLSKey", Source: "configuration", Err: errors.New("set SKYBRIDGE_MQTT_TLS_CERT and SKYBRIDGE_MQTT_TLS_KEY together")}
 	}
 	if c.MongoURI != "" && c.SecretKey == "" {
 		return &ConfigError{Env: "SKYBRIDGE_SECRET_KEY", YAML: "secretKey", Source: "configuration",

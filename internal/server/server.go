@@ -223,6 +223,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	if err := n.openDevices(ctx, cfg, log); err != nil {
 		return nil, err
 	}
+	if err := n.openMQTTTransport(cfg); err != nil {
+		return nil, err
+	}
 	n.Analytics = analytics.NewService(n.Store, analytics.Config{RetentionDays: cfg.AnalyticsRetentionDays})
 	n.API, err = api.New(api.Deps{
 		Objects:  n.Objects,
@@ -375,7 +378,7 @@ func (n *Node) Start() error {
 	}
 	n.ln = ln
 	n.http = &http.Server{
-		Handler:           n.API,
+		Handler:           n.withMQTTWebSocket(n.API),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
@@ -484,6 +487,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) closeClients() {
+	if n.Broker != nil {
+		// Closes the broker's state file when Open failed after it was
+		// opened; after Shutdown it does nothing more.
+		_ = n.Broker.Shutdown(context.Background())
+	}
 	if n.Devices != nil {
 		// Background deliveries and command expiry timers; the broker is
 		// stopped already (or never started).

@@ -14,7 +14,7 @@
 //     connection after it sends DISCONNECT, [MQTT-3.14.4-1]),
 //     AlwaysReturnResponseInfo off (Response Information only when the client
 //     asked for it, [MQTT-3.1.2-28]), RestoreSysInfoOnRestart off (no persistent
-//     store). NoInheritedPropertiesOnAck is on: without it mochi copies the
+//     $SYS counters). NoInheritedPropertiesOnAck is on: without it mochi copies the
 //     PUBLISH's user properties into the PUBACK/PUBREC, which the spec does not
 //     ask for and which makes acks grow with each publish.
 //   - MaximumSessionExpiryInterval caps what a client may ask for
@@ -32,7 +32,10 @@
 //     the other departures from the specs no option fixes.
 //   - MaximumClientWritesPending bounds the outbound queue of one connection;
 //     a slow consumer loses QoS 0 messages beyond it rather than growing the
-//     node's memory without bound.
+//     node's memory without bound. mochi allocates the queue in full for
+//     every connection (8 bytes a slot), so it is also the largest fixed
+//     cost of an idle device: 1024 slots are 8 KiB where mochi's 8192 were
+//     64 KiB (BenchmarkMQTTIdleDevices).
 //   - $SYS topics: mochi republishes about twenty retained $SYS/broker/...
 //     topics every SysTopicResendInterval. Nothing in Skybridge reads them
 //     (metrics come from Server().Info) and devices may not subscribe to
@@ -74,8 +77,13 @@ var (
 	ErrStarted = errors.New("broker: already started")
 )
 
-// listenerID is the id of the broker's one TCP listener inside mochi.
-const listenerID = "skybridge-tcp"
+// Ids of the broker's listeners inside mochi: plain TCP, TLS (ListenTLS)
+// and MQTT over WebSocket (WebSocket).
+const (
+	listenerID    = "skybridge-tcp"
+	tlsListenerID = "skybridge-tls"
+	wsListenerID  = "skybridge-ws"
+)
 
 // sysTopicInterval is how often mochi republishes $SYS topics (see the
 // package doc: effectively once at start).
@@ -85,9 +93,6 @@ const sysTopicInterval = 24 * time.Hour
 type Config struct {
 	// Addr is the TCP listen address. Default: ":1883".
 	Addr string
-	// TLS, when set, makes the listener speak MQTT over TLS (and mTLS when
-	// it asks for client certificates). Default: nil, plain TCP.
-	TLS *tls.Config
 	// MaxOfflineQueue is the number of QoS 1 and 2 messages kept per
 	// session, in flight or queued while a persistent session's client is
 	// offline; messages beyond it are dropped for that session. At most
@@ -110,8 +115,8 @@ type Config struct {
 	// Default: 30 days.
 	MaxMessageExpiry time.Duration
 	// MaxClientWritesPending is the number of packets queued for writing
-	// to one connection before QoS 0 messages to it are dropped.
-	// Default: 8192.
+	// to one connection before QoS 0 messages to it are dropped; the queue
+	// is allocated in full per connection. Default: 1024.
 	MaxClientWritesPending int
 	// Logger receives the broker's logs. Default: slog.Default().
 	Logger *slog.Logger
@@ -150,7 +155,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.MaxMessageExpiry = 30 * 24 * time.Hour
 	}
 	if cfg.MaxClientWritesPending <= 0 {
-		cfg.MaxClientWritesPending = 8192
+		cfg.MaxClientWritesPending = 1024
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -190,6 +195,16 @@ type Broker struct {
 	closed   bool
 	listener *listeners.TCP
 	stopOnce sync.Once
+
+	// tlsAddr and tlsConf configure the TLS listener (ListenTLS);
+	// tlsListener is it once started.
+	tlsAddr     string
+	tlsConf     *tls.Config
+	tlsListener *listeners.TCP
+	// ws feeds WebSocket connections to mochi (WebSocket).
+	ws *wsListener
+	// persist is the durable state (Persist); nil without.
+	persist *persistHook
 }
 
 // New builds a broker from cfg. It does not listen until Start.
@@ -203,6 +218,7 @@ func New(cfg Config) (*Broker, error) {
 		InlineClient:           true,
 	})
 	b := &Broker{cfg: cfg, srv: srv, log: log}
+	b.ws = newWSListener(wsListenerID, cfg.MaxPacketSize, log)
 	if err := srv.AddHook(&conformanceHook{cfg: cfg}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add conformance hook: %w", err)
 	}
@@ -238,19 +254,99 @@ func (b *Broker) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	l := listeners.NewTCP(listeners.Config{
-		Type:      listeners.TypeTCP,
-		ID:        listenerID,
-		Address:   b.cfg.Addr,
-		TLSConfig: b.cfg.TLS,
+		Type:    listeners.TypeTCP,
+		ID:      listenerID,
+		Address: b.cfg.Addr,
 	})
 	if err := b.srv.AddListener(l); err != nil {
 		return fmt.Errorf("broker: listen on %s: %w", b.cfg.Addr, err)
 	}
+	var tl *listeners.TCP
+	if b.tlsConf != nil {
+		tl = listeners.NewTCP(listeners.Config{
+			Type:      listeners.TypeTCP,
+			ID:        tlsListenerID,
+			Address:   b.tlsAddr,
+			TLSConfig: b.tlsConf,
+		})
+		if err := b.srv.AddListener(tl); err != nil {
+			b.srv.Listeners.CloseAll(func(string) {})
+			return fmt.Errorf("broker: listen with TLS on %s: %w", b.tlsAddr, err)
+		}
+	}
+	if err := b.srv.AddListener(b.ws); err != nil {
+		b.srv.Listeners.CloseAll(func(string) {})
+		return fmt.Errorf("broker: add the WebSocket listener: %w", err)
+	}
 	if err := b.srv.Serve(); err != nil {
+		b.srv.Listeners.CloseAll(func(string) {})
 		return fmt.Errorf("broker: serve: %w", err)
 	}
+	b.ws.ready(b.srv.EstablishConnection)
 	b.listener = l
+	b.tlsListener = tl
 	b.started = true
+	return nil
+}
+
+// ListenTLS adds a second listener speaking MQTT over TLS on addr
+// (":8883" when empty) with tc, which holds the server certificate and,
+// for mTLS, how client certificates are asked for and verified. Call it
+// before Start.
+func (b *Broker) ListenTLS(addr string, tc *tls.Config) error {
+	if tc == nil {
+		return errors.New("broker: ListenTLS needs a TLS configuration")
+	}
+	if addr == "" {
+		addr = ":8883"
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.started || b.closed {
+		return ErrStarted
+	}
+	b.tlsAddr, b.tlsConf = addr, tc
+	return nil
+}
+
+// TLSAddr returns the address the TLS listener listens on, or nil
+// without one or before Start.
+func (b *Broker) TLSAddr() net.Addr {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tlsListener == nil {
+		return nil
+	}
+	addr, err := net.ResolveTCPAddr("tcp", b.tlsListener.Address())
+	if err != nil {
+		return nil
+	}
+	return addr
+}
+
+// Persist makes the broker's state durable in the bbolt file at path
+// (created with its directory when missing): persistent sessions, their
+// subscriptions and in-flight QoS 1 and 2 messages, and retained
+// messages survive a restart (see persist.go). Call it before Start;
+// Shutdown closes the file.
+func (b *Broker) Persist(path string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.started || b.closed {
+		return ErrStarted
+	}
+	if b.persist != nil {
+		return errors.New("broker: Persist called twice")
+	}
+	h, err := openPersistence(path)
+	if err != nil {
+		return err
+	}
+	if err := b.srv.AddHook(h, nil); err != nil {
+		_ = h.close()
+		return fmt.Errorf("broker: add the persistence hook: %w", err)
+	}
+	b.persist = h
 	return nil
 }
 
@@ -338,6 +434,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	b.closed = true
 	b.mu.Unlock()
 	if !started {
+		b.closeState()
 		return nil
 	}
 	b.stopOnce.Do(func() { _ = b.srv.Close() })
@@ -346,11 +443,29 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		b.srv.Listeners.ClientsWg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("broker: shutdown: %w", ctx.Err())
+		err = fmt.Errorf("broker: shutdown: %w", ctx.Err())
+	}
+	// Once the connections ended (or the wait gave up), everything they
+	// stored is in the state file.
+	b.closeState()
+	return err
+}
+
+// closeState closes the durable state file, if any, once.
+func (b *Broker) closeState() {
+	b.mu.Lock()
+	h := b.persist
+	b.persist = nil
+	b.mu.Unlock()
+	if h == nil {
+		return
+	}
+	if err := h.close(); err != nil {
+		b.log.Error("close the broker state file", "err", err)
 	}
 }
 

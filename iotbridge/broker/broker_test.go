@@ -12,7 +12,7 @@ func TestConfigWithDefaults(t *testing.T) {
 	got := Config{}.withDefaults()
 	if got.Addr != ":1883" || got.MaxOfflineQueue != 1000 || got.MaxPacketSize != 256<<10 ||
 		got.ReceiveMaximum != 1024 || got.TopicAliasMaximum != 64 || got.MaxSessionExpiry != time.Hour ||
-		got.MaxMessageExpiry != 30*24*time.Hour || got.MaxClientWritesPending != 8192 || got.Logger == nil {
+		got.MaxMessageExpiry != 30*24*time.Hour || got.MaxClientWritesPending != 1024 || got.Logger == nil {
 		t.Fatalf("defaults = %+v", got)
 	}
 	set := Config{Addr: "127.0.0.1:0", MaxOfflineQueue: 7, MaxPacketSize: 100, ReceiveMaximum: 3,
