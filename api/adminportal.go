@@ -18,17 +18,33 @@ import (
 
 // bindAdminPortal serves the admin portal (package web) at /admin: its
 // content-hashed files under /admin/assets/ with a year-long cache, and
-// index.html for /admin, /admin/ and every other /admin/<page> (the
-// portal routes in the browser), never cached. /admin/api is mounted
-// beside it and stays the JSON API. The files are read once, here.
-func (a *API) bindAdminPortal(r chi.Router) error {
+// index.html for /admin, /admin/ and every /admin/<page> (the portal's
+// routes in the browser), never cached. /admin/api is mounted beside it
+// and stays the JSON API; /v1 is untouched. The files are read once, here.
+func (a *API) bindAdminPortal(r chi.Router, spec *apiSpec) error {
 	p, err := newAdminPortal(web.Assets())
 	if err != nil {
 		return err
 	}
 	p.notFound = http.HandlerFunc(a.notFound)
 	r.Get("/admin", p.page)
-	r.Get("/admin/*", p.serve)
+	r.Get("/admin/", p.page)
+	r.Get("/admin/{page}", p.page)
+	r.Get("/admin/assets/{file}", p.asset)
+	page := operation{Tag: "portal", Responses: []response{{Status: 200, Description: "The portal's page (index.html).", ContentType: "text/html"}}}
+	for _, route := range []struct{ path, id, summary string }{
+		{"/admin", "adminPortal", "The admin portal."},
+		{"/admin/", "adminPortalSlash", "The admin portal."},
+		{"/admin/{page}", "adminPortalPage", "A page of the admin portal (the same document; the portal routes in the browser)."},
+	} {
+		page.ID, page.Summary = route.id, route.summary
+		spec.route(http.MethodGet, route.path, page)
+	}
+	spec.route(http.MethodGet, "/admin/assets/{file}", operation{
+		ID: "adminPortalAsset", Tag: "portal", Summary: "A content-hashed script or stylesheet of the portal, cached for a year.",
+		Responses: []response{{Status: 200, Description: "The file.", ContentType: "application/octet-stream"}},
+		Problems:  []int{404},
+	})
 	return nil
 }
 
@@ -84,21 +100,15 @@ func newPortalFile(name string, body []byte) portalFile {
 	return portalFile{body: body, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 }
 
-// serve answers /admin/*: a hashed asset, a 404 for a missing one, or the
-// portal's page.
-func (p *adminPortal) serve(w http.ResponseWriter, r *http.Request) {
-	rest := chi.URLParam(r, "*")
-	if name, ok := strings.CutPrefix(rest, "assets/"); ok {
-		f, found := p.assets[name]
-		if !found {
-			p.notFound.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-		p.send(w, r, f)
+// asset answers /admin/assets/{file}: a hashed file, or a 404 problem.
+func (p *adminPortal) asset(w http.ResponseWriter, r *http.Request) {
+	f, found := p.assets[chi.URLParam(r, "file")]
+	if !found {
+		p.notFound.ServeHTTP(w, r)
 		return
 	}
-	p.page(w, r)
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	p.send(w, r, f)
 }
 
 // page answers index.html, which the browser revalidates each time so a

@@ -273,7 +273,7 @@ func New(deps Deps, cfg Config) (*API, error) {
 	a.bindOps(r, spec)
 	a.bindV1(r, spec)
 	r.Mount("/admin/api", a.adminRouter(spec))
-	if err := a.bindAdminPortal(r); err != nil {
+	if err := a.bindAdminPortal(r, spec); err != nil {
 		return nil, err
 	}
 
