@@ -25,7 +25,11 @@ export function token(): string | null {
 
 export function setToken(t: string | null) {
   if (t) sessionStorage.setItem(TOKEN, t);
-  else sessionStorage.removeItem(TOKEN);
+  else {
+    // Signing out forgets the server keys this session saw, too.
+    sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(KEYS);
+  }
   for (const f of tokenListeners) f();
 }
 

@@ -1,6 +1,6 @@
 // Apps and environments with their keys: create, copy, rotate.
 import { useState } from 'preact/hooks';
-import { admin, envPath, setServerKey } from '../api';
+import { admin, envPath, onToken, setServerKey } from '../api';
 import { Alert, Copy, Field, Notice, Select, useAction, useSession, when } from '../ui';
 
 interface Shown {
@@ -10,14 +10,31 @@ interface Shown {
   serverKey?: string;
 }
 
+// The keys just created and the last notice outlive a remount of the page
+// (choosing the new app remounts it), in memory only: never stored.
+let lastShown: Shown[] = [];
+let lastNotice = '';
+onToken(() => {
+  lastShown = [];
+  lastNotice = '';
+});
+
 export function Apps() {
   const s = useSession();
   const [name, setName] = useState('');
   const [newEnv, setNewEnv] = useState('');
-  const [shown, setShown] = useState<Shown[]>([]);
+  const [shown, setShownState] = useState<Shown[]>(lastShown);
+  const setShown = (l: Shown[]) => {
+    lastShown = l;
+    setShownState(l);
+  };
   const [grace, setGrace] = useState('0');
   const [which, setWhich] = useState('server');
-  const [notice, setNotice] = useState('');
+  const [notice, setNoticeState] = useState(lastNotice);
+  const setNotice = (t: string) => {
+    lastNotice = t;
+    setNoticeState(t);
+  };
   const [run, error] = useAction();
 
   const remember = (app: string, list: Shown[]) => {
