@@ -43,8 +43,12 @@ const consoleErrors = [];
 page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
-const shot = async (name) => {
+// shot saves the page as a laptop shows it: from the top, unless a part
+// worth seeing (a run's steps) is named.
+const shot = async (name, focus) => {
   await page.waitForLoadState('networkidle').catch(() => undefined);
+  if (focus) await focus.scrollIntoViewIfNeeded();
+  else await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(shots, `${name}.png`) });
   console.log(`screenshot ${name}.png`);
 };
@@ -164,7 +168,7 @@ steps:
   check((await steps.textContent()).includes(' ms'), 'the steps have no timing');
   await page.getByText('HI, ADA').first().waitFor();
   await expectNoAlert(page.locator('main form').first());
-  await shot('flows');
+  await shot('flows', steps);
 
   step = 'send a command to a device';
   await nav('Devices');
@@ -173,6 +177,9 @@ steps:
   await page.getByLabel('Device type').fill('thermostat');
   await page.getByRole('button', { name: 'Register' }).click();
   await page.getByText(`MQTT secret of ${deviceId}`).waitFor();
+  // The test harness connects the device with the secret the page shows.
+  const secret = await page.locator('p[role=status] code.secret').textContent();
+  console.log(`device-secret ${deviceId} ${secret}`);
   await page.getByLabel('Desired (JSON)').fill('{"target": 21.5}');
   await page.getByRole('button', { name: 'Save desired state' }).click();
   await page.getByText(/^Shadow version \d+\.$/).waitFor();
@@ -180,12 +187,16 @@ steps:
   await page.getByLabel('Payload (JSON)').fill('{"delay": 1}');
   await page.getByRole('button', { name: 'Send command' }).click();
   const commands = page.getByRole('table', { name: 'Commands' });
-  await commands.getByText('reboot').waitFor();
+  await commands.getByRole('cell', { name: 'reboot', exact: true }).waitFor();
   const status = await commands.locator('.cmd-status').first().textContent();
   check(['queued', 'delivered', 'succeeded'].includes(status), `command status ${status}`);
   if (process.env.DEVICE_ID) {
     // The harness's device answers: the page shows the status change.
     await commands.locator('.cmd-status', { hasText: 'succeeded' }).first().waitFor({ timeout: 20000 });
+    // Online, with the state it reported against the one desired.
+    await page.reload();
+    await page.locator('.badge', { hasText: 'online' }).first().waitFor();
+    await page.getByText('"firmware": "1.4.2"').waitFor();
   }
   await shot('devices');
 

@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { admin, onToken, serverKey, setServerKey, setToken, token } from './api';
-import { App, Session, SessionContext, Select } from './ui';
+import { Alert, App, Session, SessionContext, Select } from './ui';
 import { Login } from './pages/login';
 import { Dashboard } from './pages/dashboard';
 import { Apps } from './pages/apps';
@@ -39,6 +39,9 @@ function Shell() {
   const [signedIn, setSignedIn] = useState(!!token());
   const [page, setPage] = useState(currentPage());
   const [apps, setApps] = useState<App[]>([]);
+  // Pages mount once the apps (and so the app keys) are known.
+  const [loaded, setLoaded] = useState(false);
+  const [loadError, setLoadError] = useState<unknown>(null);
   const saved = JSON.parse(sessionStorage.getItem(CHOICE) || '{}');
   const [app, setApp] = useState<string>(saved.app || '');
   const [env, setEnv] = useState<string>(saved.env || '');
@@ -54,12 +57,13 @@ function Shell() {
   const reloadApps = async () => {
     const list = await admin<{ items: App[] }>('GET', '/apps');
     setApps(list.items);
+    setLoaded(true);
     if (!list.items.some((a) => a.id === app) && list.items.length > 0) {
       choose(list.items[0].id, list.items[0].environments[0]?.name || '');
     }
   };
   useEffect(() => {
-    if (signedIn) reloadApps().catch(() => undefined);
+    if (signedIn) reloadApps().catch((e) => setLoadError(e));
   }, [signedIn]);
 
   const choose = (a: string, e: string) => {
@@ -150,7 +154,7 @@ function Shell() {
           </ul>
         </nav>
         <main id="main" tabIndex={-1}>
-          <View key={`${page}/${app}/${env}`} />
+          {loaded ? <View key={`${page}/${app}/${env}`} /> : <Alert error={loadError} />}
         </main>
       </div>
     </SessionContext.Provider>
