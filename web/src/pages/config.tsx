@@ -20,10 +20,17 @@ export function Config() {
 function Variables() {
   const s = useSession();
   const [text, setText] = useState('{}');
+  const [loaded, setLoaded] = useState(false);
   const [notice, setNotice] = useState('');
   const [run, error] = useAction();
   useEffect(() => {
-    run(async () => setText(JSON.stringify((await admin('GET', envPath(s.app, s.env, '/variables'))) || {}, null, 2)));
+    run(async () => {
+      try {
+        setText(JSON.stringify((await admin('GET', envPath(s.app, s.env, '/variables'))) || {}, null, 2));
+      } finally {
+        setLoaded(true);
+      }
+    });
   }, []);
   return (
     <form
@@ -40,7 +47,7 @@ function Variables() {
       <h2>Variables of {s.env}</h2>
       <Alert error={error} />
       <Notice text={notice} />
-      <Area label="Variables (JSON object)" rows={12} value={text} onInput={(e) => setText(e.currentTarget.value)} />
+      <Area label="Variables (JSON object)" rows={12} value={text} disabled={!loaded} onInput={(e) => setText(e.currentTarget.value)} />
       <button type="submit">Save variables</button>
     </form>
   );

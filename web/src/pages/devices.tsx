@@ -131,6 +131,8 @@ function Shadow({ id }: { id: string }) {
   const s = useSession();
   const [doc, setDoc] = useState<any>(null);
   const [desired, setDesired] = useState('');
+  // The editor opens once the shadow is read, so a load never overwrites an edit.
+  const [loaded, setLoaded] = useState(false);
   const [notice, setNotice] = useState('');
   const [run, error] = useAction();
   const path = `/devices/${encodeURIComponent(id)}/shadow`;
@@ -146,6 +148,8 @@ function Shadow({ id }: { id: string }) {
         return;
       }
       throw e;
+    } finally {
+      setLoaded(true);
     }
   };
   useEffect(() => {
@@ -167,7 +171,7 @@ function Shadow({ id }: { id: string }) {
       <Alert error={error} />
       <Notice text={notice} />
       <div class="cols">
-        <Area label="Desired (JSON)" rows={8} value={desired} onInput={(e) => setDesired(e.currentTarget.value)} />
+        <Area label="Desired (JSON)" rows={8} value={desired} disabled={!loaded} onInput={(e) => setDesired(e.currentTarget.value)} />
         <div>
           <h4>Reported</h4>
           {doc?.state?.reported ? <Json value={doc.state.reported} /> : <p class="empty-state">Nothing reported yet.</p>}
