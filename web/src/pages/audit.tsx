@@ -90,7 +90,6 @@ export function Audit() {
               <th scope="col">Action</th>
               <th scope="col">Status</th>
               <th scope="col">Latency</th>
-              <th scope="col">Where</th>
             </tr>
           </thead>
           <tbody>
@@ -100,6 +99,7 @@ export function Audit() {
                 <td>
                   {r.actor.kind}
                   {r.actor.id && <small class="muted"> {r.actor.id}</small>}
+                  {!r.actor.id?.includes('/') && r.env && <small class="muted"> in {[r.app, r.env].filter(Boolean).join('/')}</small>}
                 </td>
                 <td>
                   <code>
@@ -110,9 +110,6 @@ export function Audit() {
                 <td>{r.action}</td>
                 <td class={r.status >= 400 ? 'bad num' : 'num'}>{r.status}</td>
                 <td class="num">{r.latencyMs !== undefined ? `${r.latencyMs.toFixed(1)} ms` : ''}</td>
-                <td>
-                  <small>{[r.app, r.env].filter(Boolean).join(' / ')}</small>
-                </td>
               </tr>
             ))}
           </tbody>
