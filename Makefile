@@ -54,7 +54,7 @@ web-e2e: deps
 
 ## screenshots: the browser tests, saving each page into docs/screenshots
 screenshots: deps
-	SKYBRIDGE_PORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestPortalInBrowser ./web/e2e
+	PORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestPortalInBrowser ./web/e2e
 
 clean:
 	rm -rf bin

@@ -110,6 +110,18 @@ function FlowsBody() {
   );
 }
 
+// bundleFiles reads a deployment's files as {path: text}, from a map or a
+// list of {file|path|name, content|text|yaml}.
+function bundleFiles(files: unknown): Record<string, string> | null {
+  if (!files) return null;
+  if (Array.isArray(files)) {
+    const out: Record<string, string> = {};
+    for (const f of files as any[]) out[f.file ?? f.path ?? f.name] = f.content ?? f.text ?? f.yaml ?? '';
+    return out;
+  }
+  return typeof files === 'object' ? (files as Record<string, string>) : null;
+}
+
 function changeSummary(d: Deployment): string {
   const c = d.changes;
   const part = (sign: string, l: { name: string }[]) => l.map((x) => sign + x.name);
@@ -192,7 +204,7 @@ function Diff({ items }: { items: Deployment[] }) {
   const fetchFiles = async (v: string): Promise<Record<string, string> | null> => {
     try {
       const d = await admin('GET', envPath(s.app, s.env, `/deployments/${v}`));
-      return d.files || null;
+      return bundleFiles(d.files);
     } catch (e) {
       if (e instanceof Problem && (e.status === 404 || e.status === 405)) return null;
       throw e;

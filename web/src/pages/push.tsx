@@ -9,10 +9,10 @@ export function Push() {
     <section aria-labelledby="h-push">
       <h1 id="h-push">Push</h1>
       <NeedsEnv>
-        <Credentials />
         <NeedsServerKey what="Sending and delivery status">
           <Compose />
         </NeedsServerKey>
+        <Credentials />
       </NeedsEnv>
     </section>
   );
@@ -69,6 +69,8 @@ function Credentials() {
           )}
         </dd>
       </dl>
+      <details>
+      <summary>Set or replace credentials</summary>
       <div class="cols">
         <form
           onSubmit={(e) => {
@@ -106,6 +108,7 @@ function Credentials() {
           <button type="submit">Save FCM account</button>
         </form>
       </div>
+      </details>
     </div>
   );
 }
