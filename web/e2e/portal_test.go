@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +26,12 @@ const (
 // unknown settings of its own prefix.)
 const ScreenshotsEnv = "PORTAL_SCREENSHOTS"
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.CleanBinary()
+	os.Exit(code)
+}
+
 // TestPortalInBrowser walks the admin portal in headless chromium against
 // a real skybridge serve: sign in, create an app and copy its key, set a
 // collection rule and create an object, deploy a flow bundle and run it,
@@ -37,28 +40,11 @@ const ScreenshotsEnv = "PORTAL_SCREENSHOTS"
 // dashboard; a screenshot of every page along the way.
 func TestPortalInBrowser(t *testing.T) {
 	node, chromium := browserTools(t)
-	bin := buildBinary(t)
-	httpAddr, mqttAddr := freeAddr(t), freeAddr(t)
-	srv := exec.Command(bin, "serve")
-	srv.Env = append(os.Environ(), "SKYBRIDGE_HTTP_ADDR="+httpAddr, "SKYBRIDGE_MQTT_ADDR="+mqttAddr,
-		"SKYBRIDGE_DATA_DIR="+t.TempDir(), "SKYBRIDGE_ADMIN_EMAIL="+adminEmail, "SKYBRIDGE_ADMIN_PASSWORD="+adminPassword,
+	mqttAddr := testenv.FreeAddr(t)
+	srv := testenv.Serve(t, testenv.Binary(t), "SKYBRIDGE_MQTT_ADDR="+mqttAddr, "SKYBRIDGE_DATA_DIR="+t.TempDir(),
+		"SKYBRIDGE_ADMIN_EMAIL="+adminEmail, "SKYBRIDGE_ADMIN_PASSWORD="+adminPassword,
 		"SKYBRIDGE_LOG_LEVEL=warn", "SKYBRIDGE_SHUTDOWN_GRACE=5s")
-	srv.Stdout, srv.Stderr = io.Discard, os.Stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	base := "http://" + httpAddr
-	if !testenv.WaitFor(context.Background(), 60*time.Second, func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}) {
-		t.Fatal("skybridge did not become healthy")
-	}
+	base := srv.URL
 
 	shots := os.Getenv(ScreenshotsEnv)
 	if shots == "" {
@@ -137,26 +123,4 @@ func browserTools(t *testing.T) (node, chromium string) {
 		}
 	}
 	return node, chromium
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// buildBinary builds cmd/skybridge into the test's temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "skybridge")
-	args := append(append([]string{"build"}, buildFlags...), "-o", path, "../../cmd/skybridge")
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return path
 }
