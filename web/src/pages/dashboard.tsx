@@ -23,7 +23,7 @@ interface Dash {
   to: string;
   totals: Totals;
   series: { t: string; requests: number; errors: number; p50Ms: number; p99Ms: number; cacheHits: number; cacheMisses: number; pushesSent: number }[];
-  routes: { route: string; appVersion: string; requests: number; perMinute: number; errors: number; p50Ms: number; p99Ms: number }[];
+  routes: { route: string; appVersion: string; requests: number; perMinute: number; errors: number; clientErrors?: number; p50Ms: number; p99Ms: number }[];
 }
 
 export function Dashboard() {
@@ -135,7 +135,8 @@ function DashboardBody() {
               <th scope="col">App version</th>
               <th scope="col">Requests</th>
               <th scope="col">Per minute</th>
-              <th scope="col">Errors</th>
+              <th scope="col">Errors (5xx)</th>
+              <th scope="col">Client errors (4xx)</th>
               <th scope="col">p50</th>
               <th scope="col">p99</th>
             </tr>
@@ -150,6 +151,7 @@ function DashboardBody() {
                 <td class="num">{fmt.n(r.requests)}</td>
                 <td class="num">{r.perMinute.toFixed(1)}</td>
                 <td class="num">{fmt.n(r.errors)}</td>
+                <td class="num">{fmt.n(r.clientErrors)}</td>
                 <td class="num">{fmt.ms(r.p50Ms)}</td>
                 <td class="num">{fmt.ms(r.p99Ms)}</td>
               </tr>

@@ -70,44 +70,44 @@ function Credentials() {
         </dd>
       </dl>
       <details>
-      <summary>Set or replace credentials</summary>
-      <div class="cols">
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            run(async () => {
-              await admin('PUT', envPath(s.app, s.env, '/push/apns'), apns);
-              setNotice('Saved the APNs key.');
-              await load();
-            });
-          }}
-        >
-          <h3>APNs token key</h3>
-          <Field label="Bundle id" value={apns.bundleId} onInput={(e) => setApns({ ...apns, bundleId: e.currentTarget.value })} required />
-          <Field label="Key id" value={apns.keyId} onInput={(e) => setApns({ ...apns, keyId: e.currentTarget.value })} required />
-          <Field label="Team id" value={apns.teamId} onInput={(e) => setApns({ ...apns, teamId: e.currentTarget.value })} required />
-          <Area label="Key (.p8 PEM)" rows={3} value={apns.key} onInput={(e) => setApns({ ...apns, key: e.currentTarget.value })} required />
-          <div class="check">
-            <input id="apns-prod" type="checkbox" checked={apns.production} onChange={(e) => setApns({ ...apns, production: e.currentTarget.checked })} />
-            <label for="apns-prod">Production</label>
-          </div>
-          <button type="submit">Save APNs key</button>
-        </form>
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            run(async () => {
-              await admin('PUT', envPath(s.app, s.env, '/push/fcm'), { serviceAccount: parseJSON('serviceAccount', fcm) });
-              setNotice('Saved the FCM service account.');
-              await load();
-            });
-          }}
-        >
-          <h3>FCM service account</h3>
-          <Area label="Service account (JSON)" rows={8} value={fcm} onInput={(e) => setFcm(e.currentTarget.value)} required />
-          <button type="submit">Save FCM account</button>
-        </form>
-      </div>
+        <summary>Set or replace credentials</summary>
+        <div class="cols">
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              run(async () => {
+                await admin('PUT', envPath(s.app, s.env, '/push/apns'), apns);
+                setNotice('Saved the APNs key.');
+                await load();
+              });
+            }}
+          >
+            <h3>APNs token key</h3>
+            <Field label="Bundle id" value={apns.bundleId} onInput={(e) => setApns({ ...apns, bundleId: e.currentTarget.value })} required />
+            <Field label="Key id" value={apns.keyId} onInput={(e) => setApns({ ...apns, keyId: e.currentTarget.value })} required />
+            <Field label="Team id" value={apns.teamId} onInput={(e) => setApns({ ...apns, teamId: e.currentTarget.value })} required />
+            <Area label="Key (.p8 PEM)" rows={3} value={apns.key} onInput={(e) => setApns({ ...apns, key: e.currentTarget.value })} required />
+            <div class="check">
+              <input id="apns-prod" type="checkbox" checked={apns.production} onChange={(e) => setApns({ ...apns, production: e.currentTarget.checked })} />
+              <label for="apns-prod">Production</label>
+            </div>
+            <button type="submit">Save APNs key</button>
+          </form>
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              run(async () => {
+                await admin('PUT', envPath(s.app, s.env, '/push/fcm'), { serviceAccount: parseJSON('serviceAccount', fcm) });
+                setNotice('Saved the FCM service account.');
+                await load();
+              });
+            }}
+          >
+            <h3>FCM service account</h3>
+            <Area label="Service account (JSON)" rows={8} value={fcm} onInput={(e) => setFcm(e.currentTarget.value)} required />
+            <button type="submit">Save FCM account</button>
+          </form>
+        </div>
       </details>
     </div>
   );
