@@ -98,6 +98,10 @@ try {
     body: JSON.stringify({ email: 'ada@example.com', password: 'a-long-user-passphrase' }),
   });
   check(signup.status === 201 || signup.status === 200, `signup: ${signup.status} ${await signup.text()}`);
+  // Rotating the server key shows the new one once; the portal keeps using it.
+  await page.getByRole('button', { name: 'Rotate' }).click();
+  await page.getByText(/^Rotated the server key of dev/).waitFor();
+  await expectNoAlert();
   await shot('apps');
 
   step = 'create a collection rule and an object';
@@ -169,6 +173,10 @@ steps:
   await page.getByText('HI, ADA').first().waitFor();
   await expectNoAlert(page.locator('main form').first());
   await shot('flows', steps);
+  await page.getByRole('button', { name: 'Promote' }).first().click();
+  await page.getByText('Promoted v2 to stage as its version 1.').waitFor();
+  await page.getByRole('button', { name: 'Roll back to the previous version' }).click();
+  await page.getByText('Rolled back: version 3 is live.').waitFor();
 
   step = 'send a command to a device';
   await nav('Devices');
@@ -226,6 +234,10 @@ steps:
   await page.getByLabel('Actor (kind[:id])').fill('server');
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.getByText('POST /v1/devices/{id}/commands').first().waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export NDJSON' }).click()]);
+  const exported = await download.path().then((p) => import('node:fs').then((fs) => fs.readFileSync(p, 'utf8')));
+  const first = JSON.parse(exported.split('\n')[0]);
+  check(first.actor?.kind === 'server', `the export's first record: ${exported.slice(0, 200)}`);
   await shot('audit');
 
   step = 'see the dashboard';
