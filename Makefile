@@ -4,7 +4,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 
-.PHONY: all build run test test-full bench lint deps clean
+.PHONY: all build run test test-full bench lint deps clean web web-check web-e2e screenshots
 
 all: build
 
@@ -37,6 +37,24 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+
+## web: rebuild the admin portal (web/src → web/dist, which is committed and
+## embedded, so go build and make run need no Node)
+web:
+	@./scripts/ensure-deps.sh web
+	cd web && npm run build
+
+## web-check: fail when web/dist is not what web/src builds to
+web-check: web
+	@git diff --quiet -- web/dist && test -z "$$(git ls-files --others --exclude-standard web/dist)" || { echo "web/dist is stale: commit the output of make web"; git status --short web/dist; exit 1; }
+
+## web-e2e: the portal's browser tests alone (make test runs them too)
+web-e2e: deps
+	$(GO) test -count=1 -v -run TestPortalInBrowser ./web/e2e
+
+## screenshots: the browser tests, saving each page into docs/screenshots
+screenshots: deps
+	PORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestPortalInBrowser ./web/e2e
 
 clean:
 	rm -rf bin

@@ -277,6 +277,9 @@ func New(deps Deps, cfg Config) (*API, error) {
 	a.bindOps(r, spec)
 	a.bindV1(r, spec)
 	r.Mount("/admin/api", a.adminRouter(spec))
+	if err := a.bindAdminPortal(r, spec); err != nil {
+		return nil, err
+	}
 
 	if a.openapi, err = spec.marshal(); err != nil {
 		return nil, err
