@@ -1,5 +1,7 @@
-// The portal's only door to the server: the admin API with the admin token,
-// and /v1 with an environment's app and server keys.
+// The portal's only door to the server: the admin API with the admin token.
+// An environment's /v1 routes (objects, devices, push) are reached through
+// the admin API too (.../environments/{env}/v1/...), so the portal never
+// holds an app's server key.
 
 /** Problem is an RFC 9457 problem answered by the API (or made up here for network failures). */
 export class Problem extends Error {
@@ -17,7 +19,6 @@ export class Problem extends Error {
 }
 
 const TOKEN = 'sb.token';
-const KEYS = 'sb.serverKeys';
 
 export function token(): string | null {
   return sessionStorage.getItem(TOKEN);
@@ -25,11 +26,7 @@ export function token(): string | null {
 
 export function setToken(t: string | null) {
   if (t) sessionStorage.setItem(TOKEN, t);
-  else {
-    // Signing out forgets the server keys this session saw, too.
-    sessionStorage.removeItem(TOKEN);
-    sessionStorage.removeItem(KEYS);
-  }
+  else sessionStorage.removeItem(TOKEN);
   for (const f of tokenListeners) f();
 }
 
@@ -38,19 +35,6 @@ const tokenListeners = new Set<() => void>();
 export function onToken(f: () => void): () => void {
   tokenListeners.add(f);
   return () => tokenListeners.delete(f);
-}
-
-/** serverKey is the server key this session saw for app/env (shown by the API only at creation and rotation). */
-export function serverKey(app: string, env: string): string {
-  const all = JSON.parse(sessionStorage.getItem(KEYS) || '{}');
-  return all[`${app}/${env}`] || '';
-}
-
-export function setServerKey(app: string, env: string, key: string) {
-  const all = JSON.parse(sessionStorage.getItem(KEYS) || '{}');
-  if (key) all[`${app}/${env}`] = key;
-  else delete all[`${app}/${env}`];
-  sessionStorage.setItem(KEYS, JSON.stringify(all));
 }
 
 async function toProblem(res: Response): Promise<Problem> {
@@ -97,21 +81,18 @@ export async function admin<T = any>(method: string, path: string, body?: unknow
   return res.json();
 }
 
-/** Keys are what /v1 needs for one environment. */
-export interface Keys {
-  appKey: string;
-  serverKey: string;
+/** Env names one app environment. */
+export interface Env {
+  app: string;
+  env: string;
 }
 
-/** v1 calls the app API as a trusted server of one environment. */
-export async function v1<T = any>(keys: Keys, method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json', 'X-Skybridge-Key': keys.appKey };
-  if (keys.serverKey) headers['X-Skybridge-Server-Key'] = keys.serverKey;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await send(`/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!res.ok) throw await toProblem(res);
-  if (res.status === 204) return null as T;
-  return res.json();
+/**
+ * v1 calls one of the environment's /v1 routes (path after /v1) as its
+ * trusted server, through the admin API with the admin token.
+ */
+export function v1<T = any>(where: Env, method: string, path: string, body?: unknown): Promise<T> {
+  return admin<T>(method, envPath(where.app, where.env, `/v1${path}`), body);
 }
 
 /** envPath is the admin API path of an app environment. */

@@ -2,7 +2,7 @@
 // and a tiny history router under /admin/.
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { admin, onToken, serverKey, setServerKey, setToken, token } from './api';
+import { admin, onToken, setToken, token } from './api';
 import { Alert, App, Session, SessionContext, Select } from './ui';
 import { Login } from './pages/login';
 import { Dashboard } from './pages/dashboard';
@@ -45,7 +45,6 @@ function Shell() {
   const saved = JSON.parse(sessionStorage.getItem(CHOICE) || '{}');
   const [app, setApp] = useState<string>(saved.app || '');
   const [env, setEnv] = useState<string>(saved.env || '');
-  const [keyTick, setKeyTick] = useState(0);
 
   useEffect(() => onToken(() => setSignedIn(!!token())), []);
   useEffect(() => {
@@ -84,16 +83,11 @@ function Shell() {
       apps,
       app,
       env,
-      keys: { appKey: current?.environments.find((e) => e.name === env)?.appKey || '', serverKey: app && env ? serverKey(app, env) : '' },
       choose,
       reloadApps,
-      setServerKey: (k: string) => {
-        setServerKey(app, env, k);
-        setKeyTick(keyTick + 1);
-      },
       go,
     }),
-    [apps, app, env, keyTick],
+    [apps, app, env],
   );
 
   useEffect(() => {

@@ -2,7 +2,7 @@
 // alert, copy buttons, a line chart, and the selected app environment.
 import { ComponentChildren, createContext, JSX } from 'preact';
 import { useContext, useState } from 'preact/hooks';
-import { Keys, Problem } from './api';
+import { Problem } from './api';
 
 /** App is an app as the admin API lists it. */
 export interface App {
@@ -11,15 +11,13 @@ export interface App {
   environments: { name: string; appKey: string; createdAt: string }[];
 }
 
-/** Session is what every page shares: the apps, the chosen app environment and its keys. */
+/** Session is what every page shares: the apps and the chosen app environment. */
 export interface Session {
   apps: App[];
   app: string;
   env: string;
-  keys: Keys;
   choose(app: string, env: string): void;
   reloadApps(): Promise<void>;
-  setServerKey(key: string): void;
   go(path: string): void;
 }
 
@@ -168,6 +166,32 @@ export function Copy({ text, label }: { text: string; label: string }) {
   );
 }
 
+/** masked is how a hidden key shows: its prefix (sbs_, sba_ ...) and dots, never its characters. */
+export function masked(value: string): string {
+  const m = /^[a-z]{2,5}_/.exec(value);
+  return `${m ? m[0] : ''}••••••••`;
+}
+
+/**
+ * Secret shows a key or secret masked, with a button that reveals it and
+ * one that copies it: as a console does, so a glance or a screenshot does
+ * not leak it. The element carries data-secret.
+ */
+export function Secret({ value, label, kind = 'secret' }: { value: string; label: string; kind?: string }) {
+  const [shown, setShown] = useState(false);
+  return (
+    <span class="key">
+      <code class="secret" data-secret={kind}>
+        {shown ? value : masked(value)}
+      </code>
+      <button type="button" class="small" aria-pressed={shown} aria-label={`${shown ? 'Hide' : 'Show'} ${label}`} onClick={() => setShown(!shown)}>
+        {shown ? 'Hide' : 'Show'}
+      </button>
+      <Copy text={value} label={`Copy ${label}`} />
+    </span>
+  );
+}
+
 /** Json pretty-prints a value. */
 export function Json({ value }: { value: unknown }) {
   return <pre class="json">{JSON.stringify(value, null, 2)}</pre>;
@@ -262,28 +286,4 @@ export function NeedsEnv({ children }: { children: ComponentChildren }) {
     );
   }
   return <>{children}</>;
-}
-
-/** NeedsServerKey renders children once this session knows the environment's server key (for /v1 calls). */
-export function NeedsServerKey({ children, what }: { children: ComponentChildren; what: string }) {
-  const s = useSession();
-  const [key, setKey] = useState('');
-  if (s.keys.serverKey) return <>{children}</>;
-  return (
-    <form
-      class="card"
-      onSubmit={(e) => {
-        e.preventDefault();
-        s.setServerKey(key.trim());
-      }}
-    >
-      <h2>Server key needed</h2>
-      <p>
-        {what} go through the app API as a trusted server. The server key of <strong>{s.env}</strong> is shown only when it is
-        created or rotated (Apps page); paste it here for this session.
-      </p>
-      <Field label="Server key" type="password" autocomplete="off" value={key} onInput={(e) => setKey(e.currentTarget.value)} required />
-      <button type="submit">Use this key</button>
-    </form>
-  );
 }

@@ -1,7 +1,7 @@
 // Apps and environments with their keys: create, copy, rotate.
 import { useState } from 'preact/hooks';
-import { admin, envPath, onToken, setServerKey } from '../api';
-import { Alert, Copy, Field, Notice, Select, useAction, useSession, when } from '../ui';
+import { admin, envPath, onToken } from '../api';
+import { Alert, Field, Notice, Secret, Select, useAction, useSession, when } from '../ui';
 
 interface Shown {
   app: string;
@@ -37,10 +37,9 @@ export function Apps() {
   };
   const [run, error] = useAction();
 
-  const remember = (app: string, list: Shown[]) => {
-    for (const k of list) if (k.serverKey) setServerKey(app, k.env, k.serverKey);
-    setShown(list);
-  };
+  // The portal itself never needs a server key (it reaches /v1 through
+  // the admin API); they are only shown here, once, to copy.
+  const remember = (_app: string, list: Shown[]) => setShown(list);
 
   const create = (e: Event) => {
     e.preventDefault();
@@ -72,7 +71,6 @@ export function Apps() {
       const r = await admin('POST', envPath(s.app, s.env, '/keys/rotate'), { key: which, graceSeconds: Number(grace) || 0 });
       remember(s.app, [{ app: s.app, env: s.env, appKey: r.appKey, serverKey: r.serverKey }]);
       await s.reloadApps();
-      s.setServerKey(r.serverKey || s.keys.serverKey);
       setNotice(`Rotated the ${which} key of ${s.env}; the old one works until ${when(r.previousValidUntil)}.`);
     });
   };
@@ -98,8 +96,8 @@ export function Apps() {
               {shown.map((k) => (
                 <tr>
                   <td>{k.env}</td>
-                  <td>{k.appKey && <KeyCell value={k.appKey} label={`Copy the app key of ${k.env}`} />}</td>
-                  <td>{k.serverKey && <KeyCell value={k.serverKey} label={`Copy the server key of ${k.env}`} secret />}</td>
+                  <td>{k.appKey && <Secret value={k.appKey} label={`the app key of ${k.env}`} kind="app-key" />}</td>
+                  <td>{k.serverKey && <Secret value={k.serverKey} label={`the server key of ${k.env}`} kind="server-key" />}</td>
                 </tr>
               ))}
             </tbody>
@@ -147,7 +145,7 @@ export function Apps() {
                     </button>
                   </td>
                   <td>
-                    <KeyCell value={e.appKey} label={`Copy the app key of ${a.name} ${e.name}`} />
+                    <Secret value={e.appKey} label={`the app key of ${a.name} ${e.name}`} kind="app-key" />
                   </td>
                   <td class="muted">shown only at creation and rotation</td>
                   <td>{when(e.createdAt)}</td>
@@ -164,13 +162,5 @@ export function Apps() {
         </div>
       ))}
     </section>
-  );
-}
-
-function KeyCell({ value, label, secret }: { value: string; label: string; secret?: boolean }) {
-  return (
-    <span class="key">
-      <code class={secret ? 'secret' : ''}>{value}</code> <Copy text={value} label={label} />
-    </span>
   );
 }

@@ -1,9 +1,9 @@
 // Collections: settings (rules, schema, indexes, conflict strategy, cache)
 // through the admin API, and their objects (query, create, edit, delete)
-// through /v1 with the environment's server key.
+// through the environment's /v1 routes, reached with the admin token.
 import { useEffect, useState } from 'preact/hooks';
 import { admin, envPath, q, v1 } from '../api';
-import { Alert, Area, Field, Json, NeedsEnv, NeedsServerKey, Notice, Select, parseJSON, useAction, useSession, when } from '../ui';
+import { Alert, Area, Field, Json, NeedsEnv, Notice, Select, parseJSON, useAction, useSession, when } from '../ui';
 
 interface Settings {
   name: string;
@@ -69,11 +69,7 @@ function CollectionsBody() {
         </div>
         <div>
           {current && <SettingsForm key={current.name} c={current} onSaved={load} />}
-          {current && (
-            <NeedsServerKey what="Objects">
-              <Objects key={current.name} col={current.name} />
-            </NeedsServerKey>
-          )}
+          {current && <Objects key={current.name} col={current.name} />}
         </div>
       </div>
     </>
@@ -162,7 +158,7 @@ function Objects({ col }: { col: string }) {
   const base = `/collections/${encodeURIComponent(col)}/objects`;
   const load = (more = false) =>
     run(async () => {
-      const page = await v1(s.keys, 'GET', base + q({ filter: filter.trim(), sort, limit: 25, cursor: more ? cursor : '' }));
+      const page = await v1(s, 'GET', base + q({ filter: filter.trim(), sort, limit: 25, cursor: more ? cursor : '' }));
       setItems(more ? [...items, ...page.items] : page.items);
       setCursor(page.cursor || '');
     });
@@ -175,22 +171,22 @@ function Objects({ col }: { col: string }) {
     run(async () => {
       const body = parseJSON('object', text) || {};
       if (editing) {
-        await v1(s.keys, 'PUT', `${base}/${encodeURIComponent(editing._id)}`, body);
+        await v1(s, 'PUT', `${base}/${encodeURIComponent(editing._id)}`, body);
         setNotice(`Saved ${editing._id}.`);
       } else {
-        const out = await v1(s.keys, 'POST', base, body);
+        const out = await v1(s, 'POST', base, body);
         setNotice(`Created ${out._id}.`);
       }
       setEditing(null);
       setText('{\n  \n}');
-      const page = await v1(s.keys, 'GET', base + q({ filter: filter.trim(), sort, limit: 25 }));
+      const page = await v1(s, 'GET', base + q({ filter: filter.trim(), sort, limit: 25 }));
       setItems(page.items);
       setCursor(page.cursor || '');
     });
   };
   const remove = (o: any) =>
     run(async () => {
-      await v1(s.keys, 'DELETE', `${base}/${encodeURIComponent(o._id)}`);
+      await v1(s, 'DELETE', `${base}/${encodeURIComponent(o._id)}`);
       setItems(items.filter((x) => x._id !== o._id));
       setNotice(`Deleted ${o._id}.`);
     });

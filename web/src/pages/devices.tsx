@@ -1,9 +1,10 @@
 // Devices: the list with online state, a device's shadow (desired against
 // reported, desired editable), commands and their status, and a telemetry
-// chart. All through /v1 with the environment's server key.
+// chart. All through the environment's /v1 routes, reached with the admin
+// token (.../environments/{env}/v1/...).
 import { useEffect, useState } from 'preact/hooks';
 import { Problem, q, v1 } from '../api';
-import { Alert, Area, Field, Json, LineChart, NeedsEnv, NeedsServerKey, Notice, parseJSON, useAction, useSession, when } from '../ui';
+import { Alert, Area, Field, Json, LineChart, NeedsEnv, Notice, parseJSON, Secret, useAction, useSession, when } from '../ui';
 
 
 interface Device {
@@ -21,9 +22,7 @@ export function Devices() {
     <section aria-labelledby="h-devices">
       <h1 id="h-devices">Devices</h1>
       <NeedsEnv>
-        <NeedsServerKey what="Devices">
-          <DevicesBody />
-        </NeedsServerKey>
+        <DevicesBody />
       </NeedsEnv>
     </section>
   );
@@ -39,7 +38,7 @@ function DevicesBody() {
   const [secret, setSecret] = useState<{ id: string; secret: string } | null>(null);
   const [run, error] = useAction();
   const load = async () => {
-    const page = await v1(s.keys, 'GET', '/devices' + q({ limit: 100 }));
+    const page = await v1(s, 'GET', '/devices' + q({ limit: 100 }));
     setItems(page.items);
     if (!chosen && page.items.length) setChosen(page.items[0].id);
   };
@@ -88,7 +87,7 @@ function DevicesBody() {
             onSubmit={(e) => {
               e.preventDefault();
               run(async () => {
-                const out = await v1(s.keys, 'POST', '/devices', { id, name: name || undefined, type: type || undefined });
+                const out = await v1(s, 'POST', '/devices', { id, name: name || undefined, type: type || undefined });
                 setSecret({ id: out.id, secret: out.secret });
                 setChosen(out.id);
                 setId('');
@@ -105,7 +104,7 @@ function DevicesBody() {
             <button type="submit">Register</button>
             {secret && (
               <p role="status">
-                MQTT secret of {secret.id} (shown once): <code class="secret">{secret.secret}</code>
+                MQTT secret of {secret.id} (shown once): <Secret value={secret.secret} label={`the MQTT secret of ${secret.id}`} />
               </p>
             )}
           </form>
@@ -138,7 +137,7 @@ function Shadow({ id }: { id: string }) {
   const path = `/devices/${encodeURIComponent(id)}/shadow`;
   const load = async () => {
     try {
-      const d = await v1(s.keys, 'GET', path);
+      const d = await v1(s, 'GET', path);
       setDoc(d);
       setDesired(JSON.stringify(d.state?.desired ?? {}, null, 2));
     } catch (e) {
@@ -161,7 +160,7 @@ function Shadow({ id }: { id: string }) {
       onSubmit={(e) => {
         e.preventDefault();
         run(async () => {
-          const d = await v1(s.keys, 'PATCH', path, { state: { desired: parseJSON('desired', desired) ?? null } });
+          const d = await v1(s, 'PATCH', path, { state: { desired: parseJSON('desired', desired) ?? null } });
           setDoc(d);
           setNotice(`Shadow version ${d.version}.`);
         });
@@ -201,7 +200,7 @@ function Commands({ id }: { id: string }) {
   const [timeout, setTimeoutSec] = useState('60');
   const [run, error] = useAction();
   const base = `/devices/${encodeURIComponent(id)}/commands`;
-  const load = async () => setItems((await v1(s.keys, 'GET', base + q({ limit: 10 }))).items);
+  const load = async () => setItems((await v1(s, 'GET', base + q({ limit: 10 }))).items);
   useEffect(() => {
     run(load);
     // Watch the status: queued → delivered → succeeded | failed | expired.
@@ -220,7 +219,7 @@ function Commands({ id }: { id: string }) {
             const body: any = { name, timeoutSec: Number(timeout) || undefined };
             const p = parseJSON('payload', payload);
             if (p !== undefined) body.payload = p;
-            await v1(s.keys, 'POST', base, body);
+            await v1(s, 'POST', base, body);
             setName('');
             await load();
           });
@@ -267,7 +266,7 @@ function Telemetry({ id }: { id: string }) {
   const s = useSession();
   const [stream, setStream] = useState('');
   const [minutes, setMinutes] = useState('60');
-  const [items, setItems] = useState<{ time: string; payload: any }[] | null>(null);
+  const [items, setItems] = useState<{ time: string; stream?: string; data: any }[] | null>(null);
   const [missing, setMissing] = useState(false);
   const [run, error] = useAction();
   const load = () =>
@@ -275,7 +274,7 @@ function Telemetry({ id }: { id: string }) {
       const to = new Date();
       const from = new Date(to.getTime() - (Number(minutes) || 60) * 60000);
       try {
-        const page = await v1(s.keys, 'GET', `/devices/${encodeURIComponent(id)}/telemetry` + q({ stream, from: from.toISOString(), to: to.toISOString(), limit: 500 }));
+        const page = await v1(s, 'GET', `/devices/${encodeURIComponent(id)}/telemetry` + q({ stream, from: from.toISOString(), to: to.toISOString(), limit: 500 }));
         setItems(page.items || []);
         setMissing(false);
       } catch (e) {
@@ -291,9 +290,9 @@ function Telemetry({ id }: { id: string }) {
     load();
   }, []);
   const points = (items || []).slice().sort((a, b) => a.time.localeCompare(b.time));
-  const fields = Array.from(new Set(points.flatMap((p) => (p.payload && typeof p.payload === 'object' ? Object.keys(p.payload).filter((k) => typeof p.payload[k] === 'number') : []))));
+  const fields = Array.from(new Set(points.flatMap((p) => (p.data && typeof p.data === 'object' ? Object.keys(p.data).filter((k) => typeof p.data[k] === 'number') : []))));
   return (
-    <div class="card">
+    <div class="card telemetry" data-points={points.length}>
       <h3>Telemetry</h3>
       <form
         class="filters"
@@ -313,7 +312,7 @@ function Telemetry({ id }: { id: string }) {
         <LineChart
           title={`Telemetry of ${id}`}
           labels={points.map((p) => new Date(p.time).toLocaleTimeString())}
-          series={fields.slice(0, 5).map((f) => ({ name: f, values: points.map((p) => Number(p.payload?.[f] ?? NaN)) }))}
+          series={fields.slice(0, 5).map((f) => ({ name: f, values: points.map((p) => Number(p.data?.[f] ?? NaN)) }))}
         />
       )}
     </div>

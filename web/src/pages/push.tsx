@@ -2,16 +2,14 @@
 // installations, and each sent notification's delivery status.
 import { useEffect, useState } from 'preact/hooks';
 import { admin, envPath, v1 } from '../api';
-import { Alert, Area, Field, Json, NeedsEnv, NeedsServerKey, Notice, parseJSON, useAction, useSession, when } from '../ui';
+import { Alert, Area, Field, Json, NeedsEnv, Notice, parseJSON, useAction, useSession, when } from '../ui';
 
 export function Push() {
   return (
     <section aria-labelledby="h-push">
       <h1 id="h-push">Push</h1>
       <NeedsEnv>
-        <NeedsServerKey what="Sending and delivery status">
-          <Compose />
-        </NeedsServerKey>
+        <Compose />
         <Credentials />
       </NeedsEnv>
     </section>
@@ -133,7 +131,7 @@ function Compose() {
     await Promise.all(
       ids.map(async (id) => {
         try {
-          out[id] = await v1(s.keys, 'GET', `/push/notifications/${encodeURIComponent(id)}`);
+          out[id] = await v1(s, 'GET', `/push/notifications/${encodeURIComponent(id)}`);
         } catch (e) {
           out[id] = { id, status: 'unknown', reason: String(e) };
         }
@@ -156,7 +154,7 @@ function Compose() {
       const notification: any = { title, body };
       const d = parseJSON('data', data);
       if (d) notification.data = d;
-      const out = await v1(s.keys, 'POST', '/push/send', { target, notification });
+      const out = await v1(s, 'POST', '/push/send', { target, notification });
       const ids = [out.id, ...sent].slice(0, 20);
       sessionStorage.setItem(storeKey, JSON.stringify(ids));
       setSent(ids);
