@@ -33,11 +33,12 @@ func TestMain(m *testing.M) {
 }
 
 // TestPortalInBrowser walks the admin portal in headless chromium against
-// a real skybridge serve: sign in, create an app and copy its key, set a
-// collection rule and create an object, deploy a flow bundle and run it,
-// send a command to a device (which this test connects over MQTT and
-// which answers it), then find the request in the audit trail and the
-// dashboard; a screenshot of every page along the way.
+// a real skybridge serve: sign in, create an app and copy its key (shown
+// masked), set a collection rule and create an object, deploy a flow
+// bundle, diff and run it, send a command to a device (which this test
+// connects over MQTT and which answers it and publishes telemetry), call
+// /v1 as the app, then find the request in the audit trail and the app's
+// traffic on the dashboard; a screenshot of every page along the way.
 func TestPortalInBrowser(t *testing.T) {
 	node, chromium := browserTools(t)
 	mqttAddr := testenv.FreeAddr(t)
