@@ -58,6 +58,9 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 		if a.deps.Analytics != nil {
 			a.bindAnalyticsAdmin(g, spec)
 		}
+		if a.deps.Devices != nil {
+			a.bindTelemetryAdmin(g, spec)
+		}
 	})
 	describeAdmin(spec)
 	return adm
