@@ -40,6 +40,10 @@ type ExternalConfig struct {
 	// HandleTimeout bounds the handling of one received message.
 	// Default: 10s.
 	HandleTimeout time.Duration
+	// ShadowLeaseTTL is how long the lease on the shadow request topics
+	// lasts unless renewed (a third of it apart): how long shadow
+	// requests go unanswered after its holder dies. Default: 15s.
+	ShadowLeaseTTL time.Duration
 	// Logger receives connection changes. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -61,6 +65,9 @@ func (c ExternalConfig) withDefaults() ExternalConfig {
 	}
 	if c.HandleTimeout <= 0 {
 		c.HandleTimeout = DefaultHookTimeout
+	}
+	if c.ShadowLeaseTTL <= 0 {
+		c.ShadowLeaseTTL = DefaultShadowTTL
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -94,26 +101,33 @@ func ParseExternalURL(raw string) (u *url.URL, user string, password []byte, err
 	return &clean, user, password, nil
 }
 
-// ExternalFilters are the shared subscriptions a node holds on the
-// external broker: the device-originated topics the bridge handles
-// (shadow requests, command replies, telemetry). A "/#" filter also
-// matches its parent, so .../telemetry needs no filter of its own.
+// ExternalFilters are the shared subscriptions every node holds on the
+// external broker: the device-originated topics under skybridge/devices/
+// the bridge handles (command replies, telemetry). A "/#" filter also
+// matches its parent, so .../telemetry needs no filter of its own. The
+// shadow requests, under $aws/things/, are ExternalFiltersExclusive.
 func ExternalFilters(group string) []string {
 	p := "$share/" + group + "/"
 	return []string{
-		p + awsThingsPrefix + "+/shadow/+",
-		p + awsThingsPrefix + "+/shadow/name/+/+",
 		p + devicesPrefix + "+/commands/+/reply",
 		p + devicesPrefix + "+/telemetry/#",
 	}
 }
 
+// ShadowLeaser holds the lease on ExternalFiltersExclusive; Service
+// implements it over the store.
+type ShadowLeaser interface {
+	ClaimShadowLease(ctx context.Context, holder string, ttl time.Duration) (bool, error)
+	ReleaseShadowLease(ctx context.Context, holder string) error
+}
+
 // External is the bridge's transport in cluster mode: an MQTT 5 client
 // (eclipse/paho.golang autopaho, reconnecting) of an external broker
-// cluster. It joins the shared subscriptions of ExternalFilters, hands
-// each message to the handler Start got, and publishes the bridge's
-// answers, deltas and commands through an in-memory queue (a publish
-// never waits for the broker, so handlers never block on it).
+// cluster. It joins the shared subscriptions of ExternalFilters — and,
+// while it holds the shadow lease, subscribes to ExternalFiltersExclusive
+// — hands each message to the handler Start got, and publishes the
+// bridge's answers, deltas and commands through an in-memory queue (a
+// publish never waits for the broker, so handlers never block on it).
 //
 // What the embedded broker's hook did and an external broker must do
 // instead — device authentication, the topic policy, dropping a disabled
@@ -127,6 +141,14 @@ type External struct {
 	mu     sync.Mutex
 	cm     *autopaho.ConnectionManager
 	cancel context.CancelFunc
+	// leader: this node holds the shadow lease and subscribes to the
+	// exclusive filters.
+	leader bool
+	leaser ShadowLeaser
+	log    *slog.Logger
+	// stopLease stops the lease loop; leaseDone is closed when it ended.
+	stopLease chan struct{}
+	leaseDone chan struct{}
 }
 
 var _ Broker = (*External)(nil)
@@ -144,14 +166,18 @@ func NewExternal(cfg ExternalConfig) (*External, error) {
 	return &External{cfg: cfg, url: u, user: user, password: pw}, nil
 }
 
-// Start connects to the broker, subscribes (again after every reconnect)
-// and hands every message received to handle, one at a time. It returns
-// once the first connection is up, or ctx ends; after that the client
-// keeps reconnecting until Shutdown.
-func (e *External) Start(ctx context.Context, handle func(ctx context.Context, topic string, payload []byte)) error {
-	log := e.cfg.Logger.With("component", "mqtt-external", "broker", e.url.Host)
+// Start claims the shadow lease through leaser, connects to the broker,
+// subscribes (again after every reconnect) and hands every message
+// received to handle, one at a time. It returns once the first
+// connection is up and subscribed, or ctx ends; after that the client
+// keeps reconnecting, and renewing or claiming the lease, until Shutdown.
+func (e *External) Start(ctx context.Context, handle func(ctx context.Context, topic string, payload []byte), leaser ShadowLeaser) error {
+	e.log = e.cfg.Logger.With("component", "mqtt-external", "broker", e.url.Host)
+	e.leaser = leaser
+	e.leader = e.claim(ctx)
 	runCtx, cancel := context.WithCancel(context.Background())
-	filters := ExternalFilters(e.cfg.Group)
+	ready := make(chan struct{})
+	var readyOnce sync.Once
 	cc := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{e.url},
 		KeepAlive:                     30,
@@ -163,28 +189,21 @@ func (e *External) Start(ctx context.Context, handle func(ctx context.Context, t
 		Queue:                         memory.New(),
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			go func() { // must not block the connection manager
-				sctx, scancel := context.WithTimeout(runCtx, 10*time.Second)
-				defer scancel()
-				sub := &paho.Subscribe{}
-				for _, f := range filters {
-					sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
+				filters := ExternalFilters(e.cfg.Group)
+				e.mu.Lock()
+				if e.leader {
+					filters = append(filters, ExternalFiltersExclusive()...)
 				}
-				ack, err := cm.Subscribe(sctx, sub)
-				if err == nil && ack != nil {
-					for i, code := range ack.Reasons {
-						if code >= 0x80 && i < len(filters) {
-							err = fmt.Errorf("subscription %s refused with reason %#x", filters[i], code)
-						}
-					}
-				}
-				if err != nil {
-					log.Error("subscribe to the device topics on the external broker", "err", err)
+				e.mu.Unlock()
+				if err := e.subscribe(runCtx, cm, filters); err != nil {
+					e.log.Error("subscribe to the device topics on the external broker", "err", err)
 					return
 				}
-				log.Info("connected to the external MQTT broker", "clientId", e.cfg.ClientID)
+				e.log.Info("connected to the external MQTT broker", "clientId", e.cfg.ClientID)
+				readyOnce.Do(func() { close(ready) })
 			}()
 		},
-		OnConnectError: func(err error) { log.Warn("connect to the external MQTT broker", "err", err) },
+		OnConnectError: func(err error) { e.log.Warn("connect to the external MQTT broker", "err", err) },
 		ClientConfig: paho.ClientConfig{
 			ClientID: e.cfg.ClientID,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
@@ -193,7 +212,7 @@ func (e *External) Start(ctx context.Context, handle func(ctx context.Context, t
 				handle(hctx, pr.Packet.Topic, pr.Packet.Payload)
 				return true, nil
 			}},
-			OnClientError: func(err error) { log.Warn("external MQTT broker connection", "err", err) },
+			OnClientError: func(err error) { e.log.Warn("external MQTT broker connection", "err", err) },
 		},
 	}
 	cm, err := autopaho.NewConnection(runCtx, cc)
@@ -203,11 +222,88 @@ func (e *External) Start(ctx context.Context, handle func(ctx context.Context, t
 	}
 	e.mu.Lock()
 	e.cm, e.cancel = cm, cancel
+	e.stopLease, e.leaseDone = make(chan struct{}), make(chan struct{})
 	e.mu.Unlock()
-	if err := cm.AwaitConnection(ctx); err != nil {
-		return fmt.Errorf("iotbridge: external broker %s not reachable: %w", e.url.Host, err)
+	go e.leaseLoop(runCtx)
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("iotbridge: external broker %s not reachable or refused the subscriptions: %w", e.url.Host, ctx.Err())
+	}
+}
+
+// subscribe subscribes to filters at QoS 1; a refused filter is an error.
+func (e *External) subscribe(ctx context.Context, cm *autopaho.ConnectionManager, filters []string) error {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sub := &paho.Subscribe{}
+	for _, f := range filters {
+		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
+	}
+	ack, err := cm.Subscribe(sctx, sub)
+	if err != nil {
+		return err
+	}
+	for i, code := range ack.Reasons {
+		if code >= 0x80 && i < len(filters) {
+			return fmt.Errorf("subscription %s refused with reason %#x", filters[i], code)
+		}
 	}
 	return nil
+}
+
+// claim takes or renews the shadow lease; an error counts as not held.
+func (e *External) claim(ctx context.Context) bool {
+	if e.leaser == nil {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.ShadowLeaseTTL/shadowLeaseRenews)
+	defer cancel()
+	ok, err := e.leaser.ClaimShadowLease(cctx, e.cfg.ClientID, e.cfg.ShadowLeaseTTL)
+	if err != nil {
+		e.log.Warn("claim the shadow lease", "err", err)
+	}
+	return ok && err == nil
+}
+
+// leaseLoop renews or claims the shadow lease a few times per TTL and
+// subscribes to or unsubscribes from the shadow requests when it is won
+// or lost.
+func (e *External) leaseLoop(ctx context.Context) {
+	defer close(e.leaseDone)
+	t := time.NewTicker(e.cfg.ShadowLeaseTTL / shadowLeaseRenews)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stopLease:
+			return
+		case <-t.C:
+		}
+		held := e.claim(ctx)
+		e.mu.Lock()
+		changed := held != e.leader
+		e.leader = held
+		cm := e.cm
+		e.mu.Unlock()
+		if !changed {
+			continue
+		}
+		var err error
+		if held {
+			e.log.Info("took over the shadow requests")
+			err = e.subscribe(ctx, cm, ExternalFiltersExclusive())
+		} else {
+			e.log.Info("lost the shadow lease: another node answers shadow requests")
+			uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err = cm.Unsubscribe(uctx, &paho.Unsubscribe{Topics: ExternalFiltersExclusive()})
+			cancel()
+		}
+		if err != nil {
+			// The next connection subscribes as the lease says.
+			e.log.Warn("follow the shadow lease", "held", held, "err", err)
+		}
+	}
 }
 
 func (e *External) manager() *autopaho.ConnectionManager {
@@ -245,14 +341,21 @@ func (e *External) Ping(ctx context.Context) error {
 	return cm.AwaitConnection(ctx)
 }
 
-// Shutdown disconnects from the broker and stops reconnecting; queued
-// publishes not sent by then are lost.
+// Shutdown releases the shadow lease, disconnects from the broker and
+// stops reconnecting; queued publishes not sent by then are lost.
 func (e *External) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	cm, cancel := e.cm, e.cancel
 	e.mu.Unlock()
 	if cm == nil {
 		return nil
+	}
+	close(e.stopLease)
+	<-e.leaseDone
+	if e.leaser != nil {
+		if err := e.leaser.ReleaseShadowLease(ctx, e.cfg.ClientID); err != nil {
+			e.log.Warn("release the shadow lease", "err", err)
+		}
 	}
 	err := cm.Disconnect(ctx)
 	cancel()

@@ -138,3 +138,39 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestShadowLease: one holder at a time; it renews; another takes over
+// after the TTL or a release.
+func TestShadowLease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s, _ := telemetryService(t, Config{Now: clk.now})
+	claim := func(holder string) bool {
+		ok, err := s.ClaimShadowLease(ctx, holder, 15*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !claim("a") || claim("b") {
+		t.Fatal("a first: a holds, b does not")
+	}
+	clk.add(10 * time.Second)
+	if !claim("a") || claim("b") {
+		t.Fatal("a renews within its TTL")
+	}
+	clk.add(16 * time.Second)
+	if !claim("b") || claim("a") {
+		t.Fatal("after a's TTL b takes over")
+	}
+	if err := s.ReleaseShadowLease(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if claim("a") {
+		t.Fatal("a's release of b's lease released it")
+	}
+	if err := s.ReleaseShadowLease(ctx, "b"); err != nil || !claim("a") {
+		t.Fatalf("after b's release a takes over: %v", err)
+	}
+}

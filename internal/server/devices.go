@@ -84,7 +84,7 @@ func (n *Node) startMQTT() error {
 	if n.External != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return n.External.Start(ctx, n.Devices.HandleDeviceMessage)
+		return n.External.Start(ctx, n.Devices.HandleDeviceMessage, n.Devices)
 	}
 	if err := n.Broker.Start(context.Background()); err != nil {
 		return fmt.Errorf("start the MQTT broker on %s (SKYBRIDGE_MQTT_ADDR): %w", n.cfg.MQTTAddr, err)
