@@ -174,3 +174,25 @@ func TestShadowLease(t *testing.T) {
 		t.Fatalf("after b's release a takes over: %v", err)
 	}
 }
+
+// TestTelemetryDeletedWithDevice: deleting a device removes its
+// telemetry (queued messages included); a device registered again under
+// the id starts empty.
+func TestTelemetryDeletedWithDevice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, env := telemetryService(t, Config{TelemetryFlushInterval: time.Hour})
+	for range 5 {
+		s.HandleDeviceMessage(ctx, "skybridge/devices/d1/telemetry", []byte(`{"v":1}`))
+	}
+	if err := s.Delete(ctx, env, Caller{Server: true}, "d1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Register(ctx, env, Caller{Server: true}, DeviceInput{ID: "d1"}); err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := s.ListTelemetry(ctx, env, Caller{Server: true}, "d1", TelemetryQuery{})
+	if err != nil || len(items) != 0 {
+		t.Fatalf("the new d1 sees %d messages of the old one (%v)", len(items), err)
+	}
+}
