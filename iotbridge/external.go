@@ -286,7 +286,7 @@ func (e *External) leaseLoop(ctx context.Context) {
 		e.leader = held
 		cm := e.cm
 		e.mu.Unlock()
-		if !changed {
+		if !changed || cm == nil {
 			continue
 		}
 		var err error
@@ -346,6 +346,7 @@ func (e *External) Ping(ctx context.Context) error {
 func (e *External) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	cm, cancel := e.cm, e.cancel
+	e.cm = nil // publishes from now on fail; a second Shutdown does nothing
 	e.mu.Unlock()
 	if cm == nil {
 		return nil
