@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/skybridgehq/skybridge/internal/server"
 	"github.com/skybridgehq/skybridge/internal/testenv"
@@ -137,6 +139,32 @@ func startMosquitto(t *testing.T) *mosquitto {
 
 type lockedWriter struct{ m *mosquitto }
 
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// pollFor is poll with its own deadline.
+func pollFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	if !testenv.WaitFor(context.Background(), d, cond) {
+		t.Fatalf("%s: not within %s", what, d)
+	}
+}
+
 func (w *lockedWriter) Write(p []byte) (int, error) {
 	w.m.mu.Lock()
 	defer w.m.mu.Unlock()
@@ -196,8 +224,16 @@ func TestClusterOnMosquitto(t *testing.T) {
 	external := func(c *server.Config) {
 		c.MQTTExternal = "mqtt://skybridge:" + m.nodeSecret + "@" + m.nodes
 	}
-	a := testnode.Start(t, testnode.Options{Store: "ferretdb", Configure: external})
-	b := testnode.Start(t, testnode.Options{Store: "ferretdb", Configure: external})
+	// The nodes' warnings are shown when the test fails.
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node logs:\n%s", logs.String())
+		}
+	})
+	a := testnode.Start(t, testnode.Options{Store: "ferretdb", Configure: external, Logger: logger.With("node", "a")})
+	b := testnode.Start(t, testnode.Options{Store: "ferretdb", Configure: external, Logger: logger.With("node", "b")})
 	if a.Node.Broker != nil || a.Node.External == nil || a.MQTTAddr != m.nodes {
 		t.Fatalf("node A is not in cluster mode: broker %v, external %v, MQTT %s", a.Node.Broker, a.Node.External, a.MQTTAddr)
 	}
@@ -286,12 +322,13 @@ func TestClusterOnMosquitto(t *testing.T) {
 	for i := range nt {
 		d.publish(t, "skybridge/devices/"+dev+"/telemetry/env", map[string]any{"i": i})
 	}
-	poll(t, "telemetry stored", func() bool {
+	// FerretDB under a loaded machine writes slowly: a longer deadline.
+	pollFor(t, "telemetry stored", 3*wait, func() bool {
 		_, items, _, _ := ea.telemetryPage(t, dev, "limit=1000", ea.server())
 		return len(items) >= nt
 	})
 	// Every command succeeded, through whichever node got its reply.
-	poll(t, "every command succeeded", func() bool {
+	pollFor(t, "every command succeeded", 3*wait, func() bool {
 		code, out := eb.call(t, http.MethodGet, "/v1/devices/"+dev+"/commands?status=succeeded", nil, eb.server())
 		items, _ := out["items"].([]any)
 		return code == http.StatusOK && len(items) == n

@@ -75,6 +75,10 @@ type Config struct {
 	// TelemetryRetentionDays is how many days of telemetry an environment
 	// keeps unless an admin sets its own. Default: 30.
 	TelemetryRetentionDays int
+	// TelemetryWriteTimeout bounds one batch write of telemetry; the
+	// messages of a batch that fails are dropped and counted. Default:
+	// 30s.
+	TelemetryWriteTimeout time.Duration
 	// Logger receives what cannot be returned. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
@@ -108,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TelemetryRetentionDays <= 0 {
 		c.TelemetryRetentionDays = DefaultTelemetryRetentionDays
+	}
+	if c.TelemetryWriteTimeout <= 0 {
+		c.TelemetryWriteTimeout = DefaultTelemetryWriteTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -25,6 +25,8 @@ const (
 	// DefaultTelemetryQueue bounds the messages waiting for the store;
 	// past it messages are dropped and counted (reason "queue_full").
 	DefaultTelemetryQueue = 20000
+	// DefaultTelemetryWriteTimeout bounds one batch write.
+	DefaultTelemetryWriteTimeout = 30 * time.Second
 	// DefaultTelemetryRetentionDays is how many days an environment keeps
 	// telemetry unless an admin sets its own.
 	DefaultTelemetryRetentionDays = 30

@@ -44,7 +44,7 @@ type telemetryWriter struct {
 
 func newTelemetryWriter(st store.Provider, cfg Config, log *slog.Logger, stored prometheus.Counter, dropped func(string)) *telemetryWriter {
 	w := &telemetryWriter{
-		st: st, batch: cfg.TelemetryBatch, interval: cfg.TelemetryFlushInterval, timeout: cfg.HookTimeout,
+		st: st, batch: cfg.TelemetryBatch, interval: cfg.TelemetryFlushInterval, timeout: cfg.TelemetryWriteTimeout,
 		log: log, stored: stored, dropped: dropped,
 		in:       make(chan telemetryItem, cfg.TelemetryQueue),
 		flushReq: make(chan chan struct{}),
@@ -150,9 +150,7 @@ func (w *telemetryWriter) drain(take func(telemetryItem)) {
 // messages of a failed write are counted as dropped.
 func (w *telemetryWriter) write(pending map[string][]store.Doc) {
 	for name, docs := range pending {
-		ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
-		stored, err := w.insert(ctx, name, docs)
-		cancel()
+		stored, err := w.insert(name, docs)
 		w.stored.Add(float64(stored))
 		if err != nil {
 			w.log.Warn("store telemetry", "db", name, "messages", len(docs), "stored", stored, "err", err)
@@ -163,17 +161,25 @@ func (w *telemetryWriter) write(pending map[string][]store.Doc) {
 	}
 }
 
-// insert writes docs into database name, creating the indexes first.
-func (w *telemetryWriter) insert(ctx context.Context, name string, docs []store.Doc) (int, error) {
+// insert writes docs into database name, creating the indexes first. A
+// failure to create them is logged and retried at the next write: the
+// messages are stored all the same.
+func (w *telemetryWriter) insert(name string, docs []store.Doc) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
+	defer cancel()
 	db, err := w.st.DB(ctx, name)
 	if err != nil {
 		return 0, err
 	}
 	if !w.indexed[name] {
-		if err := store.EnsureIndexes(ctx, db, map[string][]store.Index{collTelemetry: telemetryIndexes}); err != nil {
-			return 0, err
+		ictx, icancel := context.WithTimeout(context.Background(), w.timeout)
+		err := store.EnsureIndexes(ictx, db, map[string][]store.Index{collTelemetry: telemetryIndexes})
+		icancel()
+		if err != nil {
+			w.log.Warn("create the telemetry indexes", "db", name, "err", err)
+		} else {
+			w.indexed[name] = true
 		}
-		w.indexed[name] = true
 	}
 	out, err := db.Collection(collTelemetry).InsertMany(ctx, docs)
 	return len(out), err
