@@ -25,6 +25,7 @@ fi
   go test -run '^$' -bench 'BenchmarkFlows' -benchtime "${FLOW_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkRequest' -benchtime "$time" -count "$count" ./dashboard/
   go test -run '^$' -bench 'BenchmarkShadowRoundTrip' -benchtime "${SHADOW_UPDATES:-5000}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkTelemetry' -benchtime "${TELEMETRY_ROUNDS:-2}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAnalytics' -benchtime "${ANALYTICS_BATCHES:-2000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkMQTT$' -benchtime 1x -count "$count" -timeout 30m ./bench/
@@ -53,6 +54,15 @@ awk '
       if ($(i+1)=="send-s") ps=ps sprintf(" %.1f", $i)
       if ($(i+1)=="peak-rss-MiB") pr=pr sprintf(" %.0f", $i)
       if ($(i+1)=="get-p99-ratio") pg=pg sprintf(" %.2f", $i)
+    }
+    next
+  }
+  /^BenchmarkTelemetry/ {
+    for (i=2;i<=NF;i++) {
+      if ($(i+1)=="stored-msg/s") tst=tst sprintf(" %.0f", $i)
+      if ($(i+1)=="raw-msg/s") traw=traw sprintf(" %.0f", $i)
+      if ($(i+1)=="stored/raw") tratio=tratio sprintf(" %s", $i)
+      if ($(i+1)=="dropped") tdrop=tdrop sprintf(" %.0f", $i)
     }
     next
   }
@@ -131,6 +141,7 @@ awk '
     for (q=0;q<=1;q++) { k="qos=" q; if (mq_sky[k] != "") printf "%-60s %s (goal >= 1.0; skybridge%s vs mosquitto%s msg/s, same load, same run)\n", "MQTT QoS " q " delivered, Skybridge / mosquitto (BenchmarkMQTT)", (mq_ratio[k] != "" ? mq_ratio[k] : " n/a (no mosquitto)"), mq_sky[k], (mq_mos[k] != "" ? mq_mos[k] : " -") }
     if (mq_p50["shadow"] != "") printf "%-60s %s /%s ms (plain MQTT echo%s /%s ms, same run)\n", "shadow update round trip over MQTT p50 / p99 (BenchmarkMQTT)", mq_p50["shadow"], mq_p99["shadow"], mq_ep50, mq_ep99
     if (idk != "") printf "%-60s %s KiB/device (server RSS%s ->%s MiB,%s MiB after all reconnected)\n", idn " idle MQTT devices, server RSS per device (BenchmarkMQTTIdleDevices)", idk, idb, idr, idc
+    if (tst != "") printf "%-60s %s msg/s stored (raw MQTT%s msg/s, stored/raw%s, dropped%s)\n", "telemetry over MQTT into the store (BenchmarkTelemetry)", tst, traw, tratio, tdrop
     if (pn != "") printf "%-60s %s notifications/s, %s s (goal < 60 s), peak RSS%s MiB\n", "push: 100,000-installation topic send to the fakes", pn, ps, pr
     if (pg != "") printf "%-60s %s (goal < 1.5; object GETs during the send / idle)\n", "push: GET p99 during the send / idle (BenchmarkPushTopicSend)", pg
     if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus
