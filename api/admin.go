@@ -66,6 +66,9 @@ func (a *API) adminRouter(spec *apiSpec) chi.Router {
 			a.bindDashboard(g, spec)
 		}
 		a.bindAdminV1(g, spec)
+		if a.deps.Devices != nil {
+			a.bindTelemetryAdmin(g, spec)
+		}
 	})
 	describeAdmin(spec)
 	return adm

@@ -34,6 +34,7 @@ func (a *API) bindDevices(keyed chi.Router, spec *apiSpec) {
 	keyed.Get(device+"/commands", a.listCommands)
 	keyed.Get(device+"/commands/{cmd}", a.getCommand)
 	describeDevices(spec)
+	a.bindDeviceTelemetry(keyed, spec)
 }
 
 // deviceCall is what every device handler starts from.

@@ -237,7 +237,7 @@ func (p *skybridgeProcess) registerDevices(tb testing.TB, n int) []mqttDevice {
 		id := fmt.Sprintf("bench-dev-%d", i)
 		var d struct{ Secret string }
 		p.do(tb, http.MethodPost, "/v1/devices", map[string]string{"id": id}, keys, &d)
-		out = append(out, mqttDevice{id: id, secret: d.Secret, topic: "skybridge/devices/" + id + "/bench"})
+		out = append(out, mqttDevice{id: id, secret: d.Secret, topic: "skybridge/devices/" + id + "/load"})
 	}
 	return out
 }

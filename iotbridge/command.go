@@ -165,7 +165,10 @@ func (s *Service) SendCommand(ctx context.Context, env Env, c Caller, id string,
 	}
 	cmd := commandOf(stored)
 	s.emit(ctx, Event{Type: EventCommand, Env: env, DeviceID: id, Command: &cmd})
-	if s.subscribed(commandsTopic(id)) {
+	// On an external broker (Server nil) nobody can tell who subscribes:
+	// the command goes out at once, once, from this node, and the broker
+	// queues it for a device with a persistent session (decision 0014).
+	if s.blindTransport() || s.subscribed(commandsTopic(id)) {
 		if _, err := s.deliver(ctx, env, db, stored); err != nil {
 			s.log.Warn("deliver command", "device", id, "command", cmd.ID, "err", err)
 		}
@@ -173,6 +176,10 @@ func (s *Service) SendCommand(ctx context.Context, env Env, c Caller, id string,
 	s.after(in.Timeout+time.Millisecond, func(ctx context.Context) { s.expireCommand(ctx, env, id, cmd.ID) })
 	return cmd, nil
 }
+
+// blindTransport reports whether the transport is an external broker,
+// which cannot say who subscribes.
+func (s *Service) blindTransport() bool { return s.broker != nil && s.broker.Server() == nil }
 
 // subscribed reports whether a live connection subscribes to topic.
 func (s *Service) subscribed(topic string) bool {

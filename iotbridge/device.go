@@ -468,8 +468,8 @@ func (s *Service) RotateSecret(ctx context.Context, env Env, c Caller, id string
 	return secret, nil
 }
 
-// Delete removes device id, its shadows and commands, and frees its id;
-// its connections are dropped.
+// Delete removes device id, its shadows, commands and telemetry, and
+// frees its id; its connections are dropped.
 func (s *Service) Delete(ctx context.Context, env Env, c Caller, id string) error {
 	if !c.Server {
 		return fmt.Errorf("%w: only the server key deletes devices", ErrForbidden)
@@ -492,6 +492,13 @@ func (s *Service) Delete(ctx context.Context, env Env, c Caller, id string) erro
 		return fmt.Errorf("iotbridge: free device id: %w", err)
 	}
 	s.forget(id)
+	// Its telemetry too, once what is queued is written (new messages
+	// of the id are dropped now: it is not in the index any more), so
+	// that a device registered again under the id starts empty.
+	s.tel.flush()
+	if _, err := store.DeleteMatching(ctx, db.Collection(collTelemetry), store.Query{Filter: byDevice, Limit: store.MaxLimit}); err != nil {
+		return fmt.Errorf("iotbridge: delete device telemetry: %w", err)
+	}
 	return nil
 }
 

@@ -20,6 +20,10 @@ const (
 	// EventCommand fires after a command's status changes (queued,
 	// delivered, succeeded, failed, expired).
 	EventCommand EventType = "device.command"
+	// EventTelemetryDropped fires when a telemetry message is refused
+	// (Reason says why: DropTooLarge, DropNotJSON, DropNotObject,
+	// DropStream); nothing of it is stored.
+	EventTelemetryDropped EventType = "device.telemetryDropped"
 )
 
 // Event is one device event. Events fire after the change they report
@@ -37,6 +41,10 @@ type Event struct {
 	Deleted bool `json:"deleted,omitempty"`
 	// Command is the command after its change (EventCommand).
 	Command *Command `json:"command,omitempty"`
+	// Stream is the telemetry stream of an EventTelemetryDropped.
+	Stream string `json:"stream,omitempty"`
+	// Reason is why a telemetry message was dropped.
+	Reason string `json:"reason,omitempty"`
 	// ClientID is the MQTT connection's client id (connection events).
 	ClientID string `json:"clientId,omitempty"`
 	// ByDevice tells what the device did over MQTT (connections, shadow

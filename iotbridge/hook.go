@@ -308,114 +308,16 @@ func (s *Service) sendPendingDeltas(ctx context.Context, env Env, dev string, fi
 	}
 }
 
-// OnPublish answers shadow requests and records command replies. The
+// OnPublish hands what a device publishes under its own topics to
+// HandleDeviceMessage (shadow requests, command replies, telemetry). The
 // packet passes on unchanged.
 func (h *Hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	dev := deviceOfClient(cl)
-	if dev == "" {
+	if dev == "" || topicDevice(pk.TopicName) != dev {
 		return pk, nil
 	}
-	if t, ok := parseShadowTopic(pk.TopicName); ok && t.device == dev {
-		ctx, cancel := h.s.hookContext()
-		defer cancel()
-		h.s.handleShadow(ctx, t, pk.Payload)
-		return pk, nil
-	}
-	if d, cmd, ok := parseReplyTopic(pk.TopicName); ok && d == dev {
-		ctx, cancel := h.s.hookContext()
-		defer cancel()
-		h.s.handleReply(ctx, dev, cmd, pk.Payload)
-	}
+	ctx, cancel := h.s.hookContext()
+	defer cancel()
+	h.s.HandleDeviceMessage(ctx, pk.TopicName, pk.Payload)
 	return pk, nil
-}
-
-// handleShadow answers one shadow request of a device.
-func (s *Service) handleShadow(ctx context.Context, t shadowTopic, payload []byte) {
-	base := t.base() + "/" + t.op
-	env, err := s.locate(ctx, t.device)
-	var db store.DB
-	if err == nil {
-		db, err = s.envDB(ctx, env)
-	}
-	if err != nil {
-		s.reject(base, nil, err)
-		return
-	}
-	switch t.op {
-	case opUpdate:
-		u, rej := ParseShadowUpdate(payload, s.cfg.ShadowMaxBytes)
-		if rej != nil {
-			s.reject(base, u.ClientToken, rej)
-			return
-		}
-		res, err := s.updateShadow(ctx, db, t.device, t.shadow, u)
-		if err != nil {
-			s.reject(base, u.ClientToken, err)
-			return
-		}
-		s.publishUpdate(t.device, t.shadow, u, res)
-		cur := res.Current
-		s.emit(ctx, Event{Type: EventShadow, Env: env, DeviceID: t.device, Shadow: t.shadow, Document: &cur, ByDevice: true, Topic: base})
-	case opGet:
-		r, rej := ParseShadowRequest(payload)
-		if rej != nil {
-			s.reject(base, r.ClientToken, rej)
-			return
-		}
-		doc, err := getShadow(ctx, db, t.device, t.shadow)
-		if err != nil {
-			s.reject(base, r.ClientToken, err)
-			return
-		}
-		doc.ClientToken = r.ClientToken
-		doc.Timestamp = s.now().Unix()
-		s.publish(base+"/accepted", marshal(doc), 0)
-	case opDelete:
-		r, rej := ParseShadowRequest(payload)
-		if rej != nil {
-			s.reject(base, r.ClientToken, rej)
-			return
-		}
-		version, err := s.deleteShadow(ctx, db, t.device, t.shadow, r.Version)
-		if err != nil {
-			s.reject(base, r.ClientToken, err)
-			return
-		}
-		ans := map[string]any{"version": version, "timestamp": s.now().Unix()}
-		if r.ClientToken != nil {
-			ans["clientToken"] = *r.ClientToken
-		}
-		s.publish(base+"/accepted", marshal(ans), 0)
-		s.emit(ctx, Event{Type: EventShadow, Env: env, DeviceID: t.device, Shadow: t.shadow, Deleted: true, Document: &Document{Version: version}, ByDevice: true, Topic: base})
-	}
-}
-
-// reject publishes the /rejected answer of a request: its code and
-// message when err is a *ShadowError, else 500.
-func (s *Service) reject(base string, token *string, err error) {
-	var rej *ShadowError
-	if !errors.As(err, &rej) {
-		s.log.Error("shadow request failed", "topic", base, "err", err)
-		rej = rejection(500, "Internal service failure")
-	}
-	ans := map[string]any{"code": rej.Code, "message": rej.Message, "timestamp": s.now().Unix()}
-	if token != nil {
-		ans["clientToken"] = *token
-	}
-	s.publish(base+"/rejected", marshal(ans), 0)
-}
-
-// handleReply records a command reply; bad or late replies are logged at
-// debug level and dropped.
-func (s *Service) handleReply(ctx context.Context, dev, cmd string, payload []byte) {
-	r, err := ParseCommandReply(payload)
-	if err == nil {
-		var env Env
-		if env, err = s.locate(ctx, dev); err == nil {
-			err = s.reply(ctx, env, dev, cmd, r)
-		}
-	}
-	if err != nil {
-		s.log.Debug("command reply dropped", "device", dev, "command", cmd, "err", err)
-	}
 }

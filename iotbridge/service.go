@@ -9,6 +9,7 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skybridgehq/skybridge/store"
 )
@@ -59,6 +60,25 @@ type Config struct {
 	// change is stored. It runs on the goroutine that made the change and
 	// must not block.
 	OnEvent func(context.Context, Event)
+	// TelemetryMaxBytes bounds one telemetry message. Default: 16 KiB
+	// (DefaultTelemetryMaxBytes).
+	TelemetryMaxBytes int
+	// TelemetryBatch is how many telemetry messages one store write
+	// carries at most. Default: 500.
+	TelemetryBatch int
+	// TelemetryFlushInterval is how long a telemetry message waits at
+	// most before it is written. Default: 100ms.
+	TelemetryFlushInterval time.Duration
+	// TelemetryQueue bounds the telemetry messages waiting for the store;
+	// past it messages are dropped and counted. Default: 20000.
+	TelemetryQueue int
+	// TelemetryRetentionDays is how many days of telemetry an environment
+	// keeps unless an admin sets its own. Default: 30.
+	TelemetryRetentionDays int
+	// TelemetryWriteTimeout bounds one batch write of telemetry; the
+	// messages of a batch that fails are dropped and counted. Default:
+	// 30s.
+	TelemetryWriteTimeout time.Duration
 	// Logger receives what cannot be returned. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
@@ -78,6 +98,24 @@ func (c Config) withDefaults() Config {
 	if c.HookTimeout <= 0 {
 		c.HookTimeout = DefaultHookTimeout
 	}
+	if c.TelemetryMaxBytes <= 0 {
+		c.TelemetryMaxBytes = DefaultTelemetryMaxBytes
+	}
+	if c.TelemetryBatch <= 0 {
+		c.TelemetryBatch = DefaultTelemetryBatch
+	}
+	if c.TelemetryFlushInterval <= 0 {
+		c.TelemetryFlushInterval = DefaultTelemetryFlushInterval
+	}
+	if c.TelemetryQueue <= 0 {
+		c.TelemetryQueue = DefaultTelemetryQueue
+	}
+	if c.TelemetryRetentionDays <= 0 {
+		c.TelemetryRetentionDays = DefaultTelemetryRetentionDays
+	}
+	if c.TelemetryWriteTimeout <= 0 {
+		c.TelemetryWriteTimeout = DefaultTelemetryWriteTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -87,16 +125,19 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Broker is what the bridge needs of the MQTT broker: server-side
+// Broker is what the bridge needs of the MQTT transport: server-side
 // publishes, dropping a device's connections, and the mochi server to
-// look up live subscribers. iotbridge/broker.Broker implements it.
+// look up live subscribers. iotbridge/broker.Broker (the embedded broker)
+// and External (a client of an external broker cluster) implement it.
 type Broker interface {
 	// Publish sends a message from the server to the topic's subscribers.
 	Publish(topic string, payload []byte, retain bool, qos byte) error
 	// Disconnect drops every connection whose client id is
 	// clientIDPrefix or starts with clientIDPrefix + ":".
 	Disconnect(clientIDPrefix string)
-	// Server is the running mochi server.
+	// Server is the running mochi server; nil for an external broker,
+	// which the bridge cannot ask who subscribes: commands are then
+	// published at once and the broker queues them (decision 0014).
 	Server() *mqtt.Server
 }
 
@@ -148,6 +189,12 @@ type Service struct {
 	wg     sync.WaitGroup
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// tel batches telemetry into the store; telStored and telDropped
+	// count what it stored and what was dropped, by reason.
+	tel        *telemetryWriter
+	telStored  prometheus.Counter
+	telDropped *prometheus.CounterVec
 }
 
 // NewService builds the bridge over the store; br may be nil (no MQTT:
@@ -172,12 +219,28 @@ func NewService(ctx context.Context, st store.Provider, br Broker, cfg Config) (
 		timers: map[*time.Timer]struct{}{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.telStored = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "skybridge_iot_telemetry_stored_total",
+		Help: "Telemetry messages stored.",
+	})
+	s.telDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "skybridge_iot_telemetry_dropped_total",
+		Help: "Telemetry messages dropped, by reason (too_large, invalid_json, not_object, invalid_stream, queue_full, store_error, unknown_device).",
+	}, []string{"reason"})
+	s.tel = newTelemetryWriter(st, cfg, s.log, s.telStored, s.telemetryDropped)
 	return s, nil
 }
 
-// Close stops the background work and waits for it. Close the broker
-// first: hooks still running after Close find the store work cancelled.
+// Collectors are the service's metrics, for the node's registry.
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.telStored, s.telDropped}
+}
+
+// Close writes the queued telemetry, stops the background work and waits
+// for it. Close the broker first: hooks still running after Close find
+// the store work cancelled and their telemetry refused.
 func (s *Service) Close() {
+	s.tel.close()
 	s.bgMu.Lock()
 	s.closed = true
 	for t := range s.timers {

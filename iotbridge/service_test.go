@@ -19,6 +19,14 @@ func TestConfigWithDefaults(t *testing.T) {
 	if set.ShadowMaxBytes != 100 || set.CommandTimeout != time.Second || set.MaxCommandTimeout != time.Minute || set.HookTimeout != time.Millisecond || !set.Anonymous {
 		t.Fatalf("set values replaced: %+v", set)
 	}
+	if c.TelemetryMaxBytes != DefaultTelemetryMaxBytes || c.TelemetryBatch != 500 || c.TelemetryFlushInterval != 100*time.Millisecond ||
+		c.TelemetryQueue != 20000 || c.TelemetryRetentionDays != 30 || c.TelemetryWriteTimeout != 30*time.Second {
+		t.Fatalf("telemetry defaults: %+v", c)
+	}
+	tel := Config{TelemetryMaxBytes: 1, TelemetryBatch: 2, TelemetryFlushInterval: time.Second, TelemetryQueue: 3, TelemetryRetentionDays: 4, TelemetryWriteTimeout: time.Minute}.withDefaults()
+	if tel.TelemetryMaxBytes != 1 || tel.TelemetryBatch != 2 || tel.TelemetryFlushInterval != time.Second || tel.TelemetryQueue != 3 || tel.TelemetryRetentionDays != 4 || tel.TelemetryWriteTimeout != time.Minute {
+		t.Fatalf("telemetry values replaced: %+v", tel)
+	}
 }
 
 func TestNewServiceNeedsKeyAndStore(t *testing.T) {

@@ -25,6 +25,7 @@ fi
   go test -run '^$' -bench 'BenchmarkFlows' -benchtime "${FLOW_REQUESTS:-20000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkRequest' -benchtime "$time" -count "$count" ./dashboard/
   go test -run '^$' -bench 'BenchmarkShadowRoundTrip' -benchtime "${SHADOW_UPDATES:-5000}x" -count "$count" ./bench/
+  go test -run '^$' -bench 'BenchmarkTelemetry' -benchtime "${TELEMETRY_ROUNDS:-2}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAnalytics' -benchtime "${ANALYTICS_BATCHES:-2000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkAuditOverhead' -benchtime "${AUDIT_REQUESTS:-40000}x" -count "$count" ./bench/
   go test -run '^$' -bench 'BenchmarkMQTT$' -benchtime 1x -count "$count" -timeout 30m ./bench/
@@ -56,6 +57,15 @@ awk '
     }
     next
   }
+  /^BenchmarkTelemetry/ {
+    for (i=2;i<=NF;i++) {
+      if ($(i+1)=="stored-msg/s") tst=tst sprintf(" %.0f", $i)
+      if ($(i+1)=="raw-msg/s") traw=traw sprintf(" %.0f", $i)
+      if ($(i+1)=="stored/raw") tratio=tratio sprintf(" %s", $i)
+      if ($(i+1)=="dropped") tdrop=tdrop sprintf(" %.0f", $i)
+    }
+    next
+  }
   /^BenchmarkAuditOverhead/ {
     for (i=2;i<=NF;i++) {
       if ($(i+1)=="on/off") ratios=ratios sprintf(" %s", $i)
@@ -79,6 +89,7 @@ awk '
       if ($(i+1)=="msg/s") mq_sky[name]=mq_sky[name] sprintf(" %.0f", $i)
       if ($(i+1)=="mosquitto-msg/s") mq_mos[name]=mq_mos[name] sprintf(" %.0f", $i)
       if ($(i+1)=="sky/mosquitto") mq_ratio[name]=mq_ratio[name] sprintf(" %s", $i)
+      if ($(i+1)=="cpu-mosquitto/sky") mq_cpu[name]=mq_cpu[name] sprintf(" %s", $i)
       if ($(i+1)=="p50-ms") mq_p50[name]=mq_p50[name] sprintf(" %s", $i)
       if ($(i+1)=="p99-ms" && name=="shadow") mq_p99[name]=mq_p99[name] sprintf(" %s", $i)
       if ($(i+1)=="echo-p50-ms") mq_ep50=mq_ep50 sprintf(" %s", $i)
@@ -128,9 +139,10 @@ awk '
     for (k in dns) printf "%-60s %s ns/op,%s allocs/op (in process, no network)\n", "dashboard recorder per /v1 request, " k " (BenchmarkRequest)", dns[k], dal[k]
     for (k in aev) printf "%-60s %s events/s (32 clients; ratio above is batches/s)\n", "analytics ingestion, " k " (BenchmarkAnalytics)", aev[k]
     if (ratios != "") printf "%-60s %s (goal >= 0.9; two nodes, alternating rounds, writer work charged)\n", "audit overhead on/off (BenchmarkAuditOverhead)", ratios
-    for (q=0;q<=1;q++) { k="qos=" q; if (mq_sky[k] != "") printf "%-60s %s (goal >= 1.0; skybridge%s vs mosquitto%s msg/s, same load, same run)\n", "MQTT QoS " q " delivered, Skybridge / mosquitto (BenchmarkMQTT)", (mq_ratio[k] != "" ? mq_ratio[k] : " n/a (no mosquitto)"), mq_sky[k], (mq_mos[k] != "" ? mq_mos[k] : " -") }
+    for (q=0;q<=1;q++) { k="qos=" q; if (mq_sky[k] != "") printf "%-60s %s (goal >= 1.0; skybridge%s vs mosquitto%s msg/s, same load, same run)\n", "MQTT QoS " q " delivered, Skybridge / mosquitto (BenchmarkMQTT)", (mq_ratio[k] != "" ? mq_ratio[k] : " n/a (no mosquitto)"), mq_sky[k], (mq_mos[k] != "" ? mq_mos[k] : " -"); if (mq_cpu[k] != "") printf "%-60s %s (broker CPU per delivered message, mosquitto / Skybridge)\n", "MQTT QoS " q " in CPU (BenchmarkMQTT)", mq_cpu[k] }
     if (mq_p50["shadow"] != "") printf "%-60s %s /%s ms (plain MQTT echo%s /%s ms, same run)\n", "shadow update round trip over MQTT p50 / p99 (BenchmarkMQTT)", mq_p50["shadow"], mq_p99["shadow"], mq_ep50, mq_ep99
     if (idk != "") printf "%-60s %s KiB/device (server RSS%s ->%s MiB,%s MiB after all reconnected)\n", idn " idle MQTT devices, server RSS per device (BenchmarkMQTTIdleDevices)", idk, idb, idr, idc
+    if (tst != "") printf "%-60s %s msg/s stored (raw MQTT%s msg/s, stored/raw%s, dropped%s)\n", "telemetry over MQTT into the store (BenchmarkTelemetry)", tst, traw, tratio, tdrop
     if (pn != "") printf "%-60s %s notifications/s, %s s (goal < 60 s), peak RSS%s MiB\n", "push: 100,000-installation topic send to the fakes", pn, ps, pr
     if (pg != "") printf "%-60s %s (goal < 1.5; object GETs during the send / idle)\n", "push: GET p99 during the send / idle (BenchmarkPushTopicSend)", pg
     if (cpus != "") printf "%-60s %s (CPU per request, off / on, same rounds)\n", "audit overhead in CPU (BenchmarkAuditOverhead)", cpus

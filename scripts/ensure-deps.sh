@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian packages when it is missing:
-# redis-server, node and npm with chromium for the admin portal's browser
-# tests (web/e2e), and postgresql when asked (`ensure-deps.sh postgresql`,
-# as `make test-full` does). Then the portal's npm packages (npm ci in web/)
+# redis-server, mosquitto (the external broker of the cluster-mode test),
+# node and npm with chromium for the admin portal's browser tests
+# (web/e2e), and postgresql when asked (`ensure-deps.sh postgresql`, as
+# `make test-full` does). Then the portal's npm packages (npm ci in web/)
 # when web/node_modules lacks them. `ensure-deps.sh web` installs only what
 # building the portal needs (node, npm, the npm packages). Run as root (CI
 # is); otherwise it says what to install.
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 need=()
 if [ "${1:-}" != web ]; then
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  { command -v mosquitto || [ -x /usr/sbin/mosquitto ]; } >/dev/null 2>&1 || need+=(mosquitto)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 command -v node >/dev/null 2>&1 || need+=(nodejs)
@@ -38,6 +40,7 @@ apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || {
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${need[@]}" >/dev/null
 }
-# The Debian package may start a system redis on 6379; the tests start their own on free ports.
+# The Debian packages may start a system redis on 6379 and a mosquitto on
+# 1883; the tests start their own on free ports.
 [ "${1:-}" = web ] || command -v redis-server >/dev/null
 npm_ci

@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/keyring"
 	"github.com/skybridgehq/skybridge/ratelimit"
 )
@@ -51,6 +52,17 @@ type Config struct {
 	// ShadowMaxBytes bounds a device shadow's state and a shadow request.
 	// Default: 8192.
 	ShadowMaxBytes int
+	// MQTTExternal, when set, is an external MQTT broker cluster
+	// (mqtt://user:password@host:port) the node connects to as a client,
+	// with shared subscriptions, instead of embedding a broker (cluster
+	// mode, decision 0014). Default: "" (the embedded broker).
+	MQTTExternal string
+	// TelemetryMaxBytes bounds one device telemetry message. Default:
+	// 16384.
+	TelemetryMaxBytes int
+	// TelemetryRetentionDays is how many days of device telemetry an
+	// environment keeps unless an admin sets its own. Default: 30.
+	TelemetryRetentionDays int
 	// DataDir holds the SQLite files and the generated secret key.
 	// Default: "./data".
 	DataDir string
@@ -179,6 +191,32 @@ var fields = append([]field{
 			return errors.New("must be a whole number of bytes from 1024 to 1048576")
 		}
 		c.ShadowMaxBytes = n
+		return nil
+	}},
+	{"mqttExternal", "SKYBRIDGE_MQTT_EXTERNAL", "", "external MQTT broker mqtt://user:password@host:port; set → cluster mode: no embedded broker, the node joins the broker's shared subscriptions", func(c *Config, v string) error {
+		if v != "" {
+			if _, _, _, err := iotbridge.ParseExternalURL(v); err != nil {
+				return err
+			}
+		}
+		c.MQTTExternal = v
+		return nil
+	}},
+	{"telemetryMaxBytes", "SKYBRIDGE_TELEMETRY_MAX_BYTES", "16384", "largest device telemetry message, in bytes", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 256 || n > 1<<20 {
+			return errors.New("must be a whole number of bytes from 256 to 1048576")
+		}
+		c.TelemetryMaxBytes = n
+		return nil
+	}},
+	{"telemetryRetention", "SKYBRIDGE_TELEMETRY_RETENTION", "30d", "days of device telemetry an environment keeps unless an admin sets its own: 1d to 3650d", func(c *Config, v string) error {
+		days, ok := strings.CutSuffix(v, "d")
+		n, err := strconv.Atoi(days)
+		if !ok || err != nil || n < 1 || n > iotbridge.MaxTelemetryRetentionDays {
+			return errors.New("must be a number of days such as 30d, from 1d to 3650d")
+		}
+		c.TelemetryRetentionDays = n
 		return nil
 	}},
 	{"dataDir", "SKYBRIDGE_DATA_DIR", "./data", "directory of the SQLite store and generated secret key", func(c *Config, v string) error {

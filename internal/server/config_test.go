@@ -173,6 +173,17 @@ func TestLoadConfigAuditAndMaintenance(t *testing.T) {
 		{map[string]string{"SKYBRIDGE_SYNC_TOMBSTONE_RETENTION": "0"}, nil, "SKYBRIDGE_SYNC_TOMBSTONE_RETENTION"},
 		{map[string]string{"SKYBRIDGE_SYNC_TOMBSTONE_RETENTION": "30m"}, nil, "SKYBRIDGE_SYNC_TOMBSTONE_RETENTION"},
 		{map[string]string{"SKYBRIDGE_SYNC_CLOCK_SKEW": "0"}, nil, "SKYBRIDGE_SYNC_CLOCK_SKEW"},
+		{map[string]string{}, func(c Config) bool {
+			return c.MQTTExternal == "" && c.TelemetryMaxBytes == 16384 && c.TelemetryRetentionDays == 30
+		}, ""},
+		{map[string]string{"SKYBRIDGE_MQTT_EXTERNAL": "mqtt://sky:pw@broker:1883", "SKYBRIDGE_TELEMETRY_MAX_BYTES": "1024", "SKYBRIDGE_TELEMETRY_RETENTION": "7d"}, func(c Config) bool {
+			return c.MQTTExternal == "mqtt://sky:pw@broker:1883" && c.TelemetryMaxBytes == 1024 && c.TelemetryRetentionDays == 7
+		}, ""},
+		{map[string]string{"SKYBRIDGE_MQTT_EXTERNAL": "http://broker:1883"}, nil, "SKYBRIDGE_MQTT_EXTERNAL"},
+		{map[string]string{"SKYBRIDGE_MQTT_EXTERNAL": "mqtt://broker"}, nil, "SKYBRIDGE_MQTT_EXTERNAL"},
+		{map[string]string{"SKYBRIDGE_TELEMETRY_MAX_BYTES": "10"}, nil, "SKYBRIDGE_TELEMETRY_MAX_BYTES"},
+		{map[string]string{"SKYBRIDGE_TELEMETRY_RETENTION": "0d"}, nil, "SKYBRIDGE_TELEMETRY_RETENTION"},
+		{map[string]string{"SKYBRIDGE_TELEMETRY_RETENTION": "30"}, nil, "SKYBRIDGE_TELEMETRY_RETENTION"},
 		{map[string]string{}, func(c Config) bool { return c.AnalyticsRetentionDays == 90 }, ""},
 		{map[string]string{"SKYBRIDGE_ANALYTICS_RETENTION": "7d"}, func(c Config) bool { return c.AnalyticsRetentionDays == 7 }, ""},
 		{map[string]string{"SKYBRIDGE_ANALYTICS_RETENTION": "0d"}, nil, "SKYBRIDGE_ANALYTICS_RETENTION"},

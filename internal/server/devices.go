@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/skybridgehq/skybridge/api"
 	"github.com/skybridgehq/skybridge/audit"
 	"github.com/skybridgehq/skybridge/iotbridge"
 	"github.com/skybridgehq/skybridge/iotbridge/broker"
@@ -19,20 +23,34 @@ var _ iotbridge.Broker = (*broker.Broker)(nil)
 // deviceSecretPurpose derives the key device secrets are stored under.
 const deviceSecretPurpose = "iotbridge-device-secret"
 
-// openDevices builds the embedded broker (not listening yet) and the IoT
-// bridge, whose hook holds the device policy, and puts device events on
-// the event bus: realtime subscribers of a device, triggers, audit.
-func (n *Node) openDevices(ctx context.Context, cfg Config, log *slog.Logger) error {
-	br, err := broker.New(broker.Config{Addr: cfg.MQTTAddr, Logger: log})
-	if err != nil {
-		return fmt.Errorf("build the MQTT broker: %w", err)
+// openDevices builds the embedded broker (not listening yet) — or in
+// cluster mode the client of the external broker (not connected yet) —
+// and the IoT bridge, whose hook holds the device policy, and puts device
+// events on the event bus: realtime subscribers of a device, triggers,
+// audit.
+func (n *Node) openDevices(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) error {
+	var transport iotbridge.Broker
+	if cfg.MQTTExternal != "" {
+		ext, err := iotbridge.NewExternal(iotbridge.ExternalConfig{URL: cfg.MQTTExternal, Logger: log})
+		if err != nil {
+			return fmt.Errorf("SKYBRIDGE_MQTT_EXTERNAL: %w", err)
+		}
+		n.External, transport = ext, ext
+	} else {
+		br, err := broker.New(broker.Config{Addr: cfg.MQTTAddr, Logger: log})
+		if err != nil {
+			return fmt.Errorf("build the MQTT broker: %w", err)
+		}
+		n.Broker, transport = br, br
 	}
-	n.Broker = br
-	n.Devices, err = iotbridge.NewService(ctx, n.Store, br, iotbridge.Config{
-		SecretKey:      n.Keys.Derive(deviceSecretPurpose),
-		Anonymous:      cfg.MQTTAnonymous,
-		ShadowMaxBytes: cfg.ShadowMaxBytes,
-		Logger:         log,
+	var err error
+	n.Devices, err = iotbridge.NewService(ctx, n.Store, transport, iotbridge.Config{
+		SecretKey:              n.Keys.Derive(deviceSecretPurpose),
+		Anonymous:              cfg.MQTTAnonymous,
+		ShadowMaxBytes:         cfg.ShadowMaxBytes,
+		TelemetryMaxBytes:      cfg.TelemetryMaxBytes,
+		TelemetryRetentionDays: cfg.TelemetryRetentionDays,
+		Logger:                 log,
 		OnEvent: func(ctx context.Context, ev iotbridge.Event) {
 			n.Events.Publish(ctx, DeviceChange(ev))
 			// The API audits its own requests; what devices do over
@@ -47,13 +65,56 @@ func (n *Node) openDevices(ctx context.Context, cfg Config, log *slog.Logger) er
 	if err != nil {
 		return err
 	}
-	if err := br.AddHook(n.Devices.Hook(), nil); err != nil {
+	reg.MustRegister(n.Devices.Collectors()...)
+	if n.Broker == nil {
+		return nil // cluster mode: the external broker holds the device policy
+	}
+	if err := n.Broker.AddHook(n.Devices.Hook(), nil); err != nil {
 		return fmt.Errorf("add the device policy to the MQTT broker: %w", err)
 	}
 	if cfg.MQTTAnonymous {
 		log.Warn("MQTT clients without credentials are allowed outside $aws/ and skybridge/ (SKYBRIDGE_MQTT_ANONYMOUS)")
 	}
 	return nil
+}
+
+// startMQTT starts the embedded broker, or connects to the external one
+// and joins its shared subscriptions.
+func (n *Node) startMQTT() error {
+	if n.External != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return n.External.Start(ctx, n.Devices.HandleDeviceMessage, n.Devices)
+	}
+	if err := n.Broker.Start(context.Background()); err != nil {
+		return fmt.Errorf("start the MQTT broker on %s (SKYBRIDGE_MQTT_ADDR): %w", n.cfg.MQTTAddr, err)
+	}
+	return nil
+}
+
+// stopMQTT stops the embedded broker (devices are disconnected, the hooks
+// stop) or leaves the external one, within the shutdown grace.
+func (n *Node) stopMQTT(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
+	defer cancel()
+	switch {
+	case n.External != nil:
+		if err := n.External.Shutdown(ctx); err != nil {
+			n.log.Warn("leave the external MQTT broker", "err", err)
+		}
+	case n.Broker != nil:
+		if err := n.Broker.Shutdown(ctx); err != nil {
+			n.log.Warn("MQTT connections still open at shutdown", "err", err)
+		}
+	}
+}
+
+// brokerCheck is the readiness check of the MQTT transport.
+func (n *Node) brokerCheck() api.Check {
+	if n.External != nil {
+		return api.Check{Name: "broker", Kind: "external", Required: true, Ping: n.External.Ping}
+	}
+	return api.Check{Name: "broker", Kind: "embedded", Required: true, Ping: n.Broker.Ping}
 }
 
 // DeviceChange is how a device event travels on the event bus: a change

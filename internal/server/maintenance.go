@@ -48,6 +48,9 @@ type MaintenanceReport struct {
 	// Analytics counts the analytics day documents folded or removed and
 	// the batch documents removed.
 	Analytics int
+	// Telemetry counts the device telemetry messages removed past their
+	// environment's retention.
+	Telemetry int
 }
 
 // maintainer runs the periodic housekeeping of a node: expired user
@@ -70,6 +73,9 @@ type maintainer struct {
 	// analytics, when set, folds and prunes an environment database's
 	// analytics (analytics.Service.Maintain).
 	analytics func(ctx context.Context, envDB string) (int, error)
+	// telemetry, when set, removes an environment database's device
+	// telemetry past its retention (iotbridge.Service.PruneTelemetry).
+	telemetry func(ctx context.Context, envDB string) (int, error)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -116,7 +122,7 @@ func (m *maintainer) start() {
 				m.log.Error("maintenance pass failed", "err", err)
 			} else if !rep.Skipped {
 				m.log.Info("maintenance pass", "environments", rep.Environments, "sessions", rep.Sessions,
-					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "oidcCodes", rep.OIDCCodes, "auditRecords", rep.AuditRecords, "tombstones", rep.Tombstones, "syncRecords", rep.SyncRecords, "analytics", rep.Analytics)
+					"refreshTokens", rep.RefreshTokens, "mailTokens", rep.MailTokens, "oidcCodes", rep.OIDCCodes, "auditRecords", rep.AuditRecords, "tombstones", rep.Tombstones, "syncRecords", rep.SyncRecords, "analytics", rep.Analytics, "telemetry", rep.Telemetry)
 			}
 			t.Reset(m.interval)
 		}
@@ -183,6 +189,13 @@ func (m *maintainer) run(ctx context.Context) (MaintenanceReport, error) {
 			if m.analytics != nil {
 				n, err := m.analytics(ctx, env.DB)
 				rep.Analytics += n
+				if err != nil {
+					errs = append(errs, fmt.Errorf("environment %s: %w", env.DB, err))
+				}
+			}
+			if m.telemetry != nil {
+				n, err := m.telemetry(ctx, env.DB)
+				rep.Telemetry += n
 				if err != nil {
 					errs = append(errs, fmt.Errorf("environment %s: %w", env.DB, err))
 				}

@@ -65,8 +65,11 @@ type Node struct {
 	// live plans.
 	Deployments *deploy.Service
 	// Broker is the embedded MQTT broker devices connect to, listening on
-	// SKYBRIDGE_MQTT_ADDR once the node starts.
+	// SKYBRIDGE_MQTT_ADDR once the node starts; nil in cluster mode.
 	Broker *broker.Broker
+	// External is the client of the external broker in cluster mode
+	// (SKYBRIDGE_MQTT_EXTERNAL); nil with the embedded broker.
+	External *iotbridge.External
 	// Devices is the IoT bridge: device registry, MQTT policy, shadows
 	// and commands, plugged into Broker as a hook.
 	Devices *iotbridge.Service
@@ -220,7 +223,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		builder = &flowBuilder{engine: NewFlowEngine(log, reg), loader: n.flowLoader, push: n.Push}
 	}
 	n.Deployments = deploy.NewService(sys, n.Keys, builder, deploy.Config{Logger: log})
-	if err := n.openDevices(ctx, cfg, log); err != nil {
+	if err := n.openDevices(ctx, cfg, log, reg); err != nil {
 		return nil, err
 	}
 	if err := n.openMQTTTransport(cfg); err != nil {
@@ -249,7 +252,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 		Checks: []api.Check{
 			{Name: "store", Kind: n.Store.Kind(), Required: true, Ping: n.Store.Ping},
 			{Name: "cache", Kind: n.Cache.Kind(), Required: false, Ping: n.Cache.Ping},
-			{Name: "broker", Kind: "embedded", Required: true, Ping: n.Broker.Ping},
+			n.brokerCheck(),
 		},
 	}, api.Config{
 		RequestTimeout:  cfg.RequestTimeout,
@@ -268,6 +271,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (_ *N
 	n.maint.compact = n.Sync.CompactEnv
 	n.maint.pruneSync = n.Sync.PruneEnv
 	n.maint.analytics = n.Analytics.Maintain
+	n.maint.telemetry = n.Devices.PruneTelemetry
 	return n, nil
 }
 
@@ -384,9 +388,9 @@ func (n *Node) Start() error {
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
 	// The broker first: once HTTP answers, devices can connect.
-	if err := n.Broker.Start(context.Background()); err != nil {
+	if err := n.startMQTT(); err != nil {
 		_ = ln.Close()
-		return fmt.Errorf("start the MQTT broker on %s (SKYBRIDGE_MQTT_ADDR): %w", n.cfg.MQTTAddr, err)
+		return err
 	}
 	n.serveErr = make(chan error, 1)
 	go func() { n.serveErr <- n.http.Serve(ln) }()
@@ -409,6 +413,9 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // MQTTAddr is the bound MQTT address, valid after Start.
 func (n *Node) MQTTAddr() string {
+	if n.External != nil {
+		return n.External.Addr()
+	}
 	if a := n.Broker.Addr(); a != nil {
 		return a.String()
 	}
@@ -432,16 +439,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 				_ = n.http.Close()
 			}
 		}
-		if n.Broker != nil {
-			// After the HTTP drain (no new shadow writes or commands from
-			// the API), before the store closes: devices are disconnected
-			// and the hooks stop.
-			bctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownGrace)
-			if e := n.Broker.Shutdown(bctx); e != nil {
-				n.log.Warn("MQTT connections still open at shutdown", "err", e)
-			}
-			cancel()
-		}
+		// After the HTTP drain (no new shadow writes or commands from the
+		// API), before the store closes: devices are disconnected and the
+		// hooks stop.
+		n.stopMQTT(ctx)
 		if n.maint != nil {
 			n.maint.shutdown()
 		}
