@@ -41,6 +41,14 @@ func TestAdminV1OverHTTP(t *testing.T) {
 		t.Errorf("shadow %v", shadow)
 	}
 
+	// Telemetry is a device route too (the portal's chart).
+	var tele struct{ Items []map[string]any }
+	p.call(t, http.MethodGet, v1+"/devices/adm-dev-1/telemetry?limit=5", nil, p.admin, http.StatusOK, &tele)
+	if tele.Items == nil {
+		t.Errorf("telemetry through the admin API: %+v", tele)
+	}
+	p.call(t, http.MethodGet, v1+"/devices/adm-dev-1/telemetry?from=yesterday", nil, p.admin, http.StatusBadRequest, nil)
+
 	var sent struct{ ID string }
 	p.call(t, http.MethodPost, v1+"/push/send", map[string]any{"target": map[string]any{"topics": []string{"news"}}, "notification": map[string]any{"title": "Hi"}}, p.admin, http.StatusAccepted, &sent)
 	p.call(t, http.MethodGet, v1+"/push/notifications/"+sent.ID, nil, p.admin, http.StatusOK, nil)
