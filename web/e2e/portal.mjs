@@ -246,6 +246,7 @@ steps:
     check(line.trim().split(' ').length >= 5, `the chart's line has points ${line}`);
     await tele.getByRole('img', { name: /Telemetry of .*temp: last 21\.5\b/ }).waitFor();
     console.log(`devices: the telemetry chart has ${await points()} points`);
+    await shot('telemetry', tele);
   }
   await shot('devices');
 

@@ -301,7 +301,7 @@ function Telemetry({ id }: { id: string }) {
           load();
         }}
       >
-        <Field label="Stream" value={stream} placeholder="(default)" onInput={(e) => setStream(e.currentTarget.value)} />
+        <Field label="Stream" value={stream} placeholder="(all streams)" onInput={(e) => setStream(e.currentTarget.value)} />
         <Field label="Last minutes" type="number" min="1" value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
         <button type="submit">Show</button>
       </form>
