@@ -54,9 +54,13 @@ type ratePolicies struct {
 
 	loads singleflight.Group // one store read per environment at a time
 
-	mu    sync.Mutex
-	cache map[string]cachedOverrides
-	gen   uint64 // +1 per set: a read that started before a write must not cache
+	// cache maps an environment's database to its *cachedOverrides: read
+	// on every keyed request from every core, so without a lock.
+	cache sync.Map
+
+	mu     sync.Mutex // orders writes to cache, cached and gen
+	cached int        // entries in cache
+	gen    uint64     // +1 per set: a read that started before a write must not cache
 }
 
 func newRatePolicies(p store.Provider, cfg Config, now func() time.Time) *ratePolicies {
@@ -64,7 +68,6 @@ func newRatePolicies(p store.Provider, cfg Config, now func() time.Time) *ratePo
 		store:    p,
 		defaults: envRatePolicies{env: cfg.RateLimitEnv, client: cfg.RateLimitClient},
 		now:      now,
-		cache:    map[string]cachedOverrides{},
 	}
 }
 
@@ -89,11 +92,10 @@ func (p *ratePolicies) apply(o rateOverrides) envRatePolicies {
 
 func (p *ratePolicies) overrides(ctx context.Context, envDB string) (rateOverrides, error) {
 	now := p.now()
-	p.mu.Lock()
-	c, ok := p.cache[envDB]
-	p.mu.Unlock()
-	if ok && now.Before(c.expires) {
-		return c.o, nil
+	if v, ok := p.cache.Load(envDB); ok {
+		if c := v.(*cachedOverrides); now.Before(c.expires) {
+			return c.o, nil
+		}
 	}
 	v, err, _ := p.loads.Do(envDB, func() (any, error) { return p.load(ctx, envDB) })
 	if err != nil {
@@ -135,10 +137,13 @@ func (p *ratePolicies) load(ctx context.Context, envDB string) (rateOverrides, e
 
 // remember caches the overrides of envDB; p.mu is held.
 func (p *ratePolicies) remember(envDB string, o rateOverrides) {
-	if len(p.cache) >= maxCachedPolicies {
-		p.cache = map[string]cachedOverrides{}
+	if p.cached >= maxCachedPolicies {
+		p.cache.Clear()
+		p.cached = 0
 	}
-	p.cache[envDB] = cachedOverrides{o: o, expires: p.now().Add(ratePolicyTTL)}
+	if _, had := p.cache.Swap(envDB, &cachedOverrides{o: o, expires: p.now().Add(ratePolicyTTL)}); !had {
+		p.cached++
+	}
 }
 
 // set stores the overrides of envDB (none at all deletes the document).
