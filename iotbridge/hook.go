@@ -312,8 +312,12 @@ func (s *Service) sendPendingDeltas(ctx context.Context, env Env, dev string, fi
 // HandleDeviceMessage (shadow requests, command replies, telemetry). The
 // packet passes on unchanged.
 func (h *Hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	dev := deviceOfClient(cl)
-	if dev == "" || topicDevice(pk.TopicName) != dev {
+	// Most publishes are a device's own messages to its apps: they cost
+	// two prefix checks, no string and no context.
+	if cl == nil || cl.Net.Inline || !handledTopic(pk.TopicName) {
+		return pk, nil
+	}
+	if dev := topicDevice(pk.TopicName); dev == "" || dev != string(cl.Properties.Username) {
 		return pk, nil
 	}
 	ctx, cancel := h.s.hookContext()

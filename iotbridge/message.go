@@ -30,6 +30,19 @@ func (s *Service) HandleDeviceMessage(ctx context.Context, topic string, payload
 	}
 }
 
+// handledTopic reports whether HandleDeviceMessage acts on a message on
+// topic (telemetry, a shadow request, a command reply).
+func handledTopic(topic string) bool {
+	if _, _, match, _ := parseTelemetryTopic(topic); match {
+		return true
+	}
+	if _, ok := parseShadowTopic(topic); ok {
+		return true
+	}
+	_, _, ok := parseReplyTopic(topic)
+	return ok
+}
+
 // topicDevice is the device id a device topic names ("" for another
 // topic).
 func topicDevice(topic string) string {
