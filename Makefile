@@ -20,13 +20,13 @@ deps:
 
 ## test: all tests with the race detector; long property/soak runs are shortened (-short)
 test: deps
-	$(GO) test -race -short -count=1 -timeout 20m $(PKGS)
+	REQUIRE_TEST_TOOLS=1 $(GO) test -race -short -count=1 -timeout 20m $(PKGS)
 
 ## test-full: the same with long property, soak and load runs at full length, and
 ## the SQL connector against a throwaway PostgreSQL (scripts/postgres-test.sh)
 test-full: deps
 	@./scripts/ensure-deps.sh postgresql
-	./scripts/postgres-test.sh $(GO) test -race -count=1 -timeout 80m $(PKGS)
+	REQUIRE_TEST_TOOLS=1 ./scripts/postgres-test.sh $(GO) test -race -count=1 -timeout 80m $(PKGS)
 
 ## bench: store and HTTP benchmarks beside a bare chi baseline, as ratios
 bench: deps

@@ -53,7 +53,7 @@ func findMosquitto(t *testing.T) (string, string) {
 	}
 	bin, pw := look("mosquitto", "/usr/sbin", "/usr/local/sbin"), look("mosquitto_passwd", "/usr/bin", "/usr/local/bin")
 	if bin == "" || pw == "" {
-		t.Skip("mosquitto is not installed: run scripts/ensure-deps.sh (as root) or apt-get install mosquitto")
+		testenv.MissingTool(t, "mosquitto is not installed: run scripts/ensure-deps.sh (as root) or apt-get install mosquitto")
 	}
 	return bin, pw
 }

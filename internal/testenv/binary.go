@@ -120,3 +120,15 @@ func (p *Process) Do(tb testing.TB, method, path string, body any, headers map[s
 	tb.Helper()
 	return DoJSON(tb, method, p.URL+path, body, headers, out)
 }
+
+// MissingTool skips a test that needs a program the machine lacks, with
+// msg saying how to get it, or fails it when REQUIRE_TEST_TOOLS is set, as
+// `make test` sets it: there scripts/ensure-deps.sh has installed every
+// such program, so a missing one is a broken setup, not a reason to skip.
+func MissingTool(tb testing.TB, msg string) {
+	tb.Helper()
+	if os.Getenv("REQUIRE_TEST_TOOLS") != "" {
+		tb.Fatal(msg + " (REQUIRE_TEST_TOOLS is set: make test installs it, so this is a failure)")
+	}
+	tb.Skip(msg)
+}

@@ -112,15 +112,15 @@ func browserTools(t *testing.T) (node, chromium string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed; make test installs it (scripts/ensure-deps.sh)")
+		testenv.MissingTool(t, "node is not installed; make test installs it (scripts/ensure-deps.sh)")
 	}
 	if _, err := os.Stat("../node_modules/playwright-core/package.json"); err != nil {
-		t.Skip("web/node_modules lacks playwright-core; make test runs npm ci (scripts/ensure-deps.sh)")
+		testenv.MissingTool(t, "web/node_modules lacks playwright-core; make test runs npm ci (scripts/ensure-deps.sh)")
 	}
 	chromium = os.Getenv("CHROMIUM")
 	if chromium == "" {
 		if chromium, err = exec.LookPath("chromium"); err != nil {
-			t.Skip("chromium is not installed; make test installs the Debian package (scripts/ensure-deps.sh)")
+			testenv.MissingTool(t, "chromium is not installed; make test installs the Debian package (scripts/ensure-deps.sh)")
 		}
 	}
 	return node, chromium
