@@ -112,22 +112,7 @@ func writeKeyPair(t testing.TB, dir string, c tls.Certificate) (certFile, keyFil
 // WebSocket); it returns the CONNECT's error instead of failing.
 func connectOver(t *testing.T, conn net.Conn, clientID, user, secret string) (*device, error) {
 	t.Helper()
-	d := &device{conn: conn, more: make(chan struct{}, 1), gone: make(chan struct{})}
-	d.c = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			d.mu.Lock()
-			d.in = append(d.in, pr.Packet)
-			d.mu.Unlock()
-			select {
-			case d.more <- struct{}{}:
-			default:
-			}
-			return true, nil
-		}},
-		OnServerDisconnect: func(*paho.Disconnect) { d.goneOnce.Do(func() { close(d.gone) }) },
-		OnClientError:      func(error) { d.goneOnce.Do(func() { close(d.gone) }) },
-	})
+	d := newDevice(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	cp := &paho.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: true}

@@ -102,13 +102,10 @@ func dialDevice(t *testing.T, addr, clientID, user, secret string) (*device, err
 	return dialWithWill(t, addr, clientID, user, secret, nil)
 }
 
-// dialWithWill is dialDevice with a last will.
-func dialWithWill(t *testing.T, addr, clientID, user, secret string, will *paho.WillMessage) (*device, error) {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, wait)
-	if err != nil {
-		t.Fatal(err)
-	}
+// newDevice wraps an open connection in an MQTT 5 client that collects
+// what it receives and notes when the connection ends; connect it with
+// d.c.Connect.
+func newDevice(conn net.Conn) *device {
 	d := &device{conn: conn, more: make(chan struct{}, 1), gone: make(chan struct{})}
 	d.c = paho.NewClient(paho.ClientConfig{
 		Conn: conn,
@@ -125,6 +122,17 @@ func dialWithWill(t *testing.T, addr, clientID, user, secret string, will *paho.
 		OnServerDisconnect: func(*paho.Disconnect) { d.goneOnce.Do(func() { close(d.gone) }) },
 		OnClientError:      func(error) { d.goneOnce.Do(func() { close(d.gone) }) },
 	})
+	return d
+}
+
+// dialWithWill is dialDevice with a last will.
+func dialWithWill(t *testing.T, addr, clientID, user, secret string, will *paho.WillMessage) (*device, error) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDevice(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	cp := &paho.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: true, WillMessage: will}

@@ -56,20 +56,7 @@ func persistentDevice(t *testing.T, addr, id, secret string, wantPresent bool) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &device{conn: conn, more: make(chan struct{}, 1), gone: make(chan struct{})}
-	d.c = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			d.mu.Lock()
-			d.in = append(d.in, pr.Packet)
-			d.mu.Unlock()
-			select {
-			case d.more <- struct{}{}:
-			default:
-			}
-			return true, nil
-		}},
-	})
+	d := newDevice(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	expiry := uint32(3600)
