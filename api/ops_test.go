@@ -118,8 +118,11 @@ func TestReadyz(t *testing.T) {
 func TestReadyzHonoursTimeout(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, envOptions{cfg: Config{ReadyTimeout: 50 * time.Millisecond}, checks: func(p store.Provider) []Check {
+		// The store answers at once here: on a loaded machine its real
+		// ping may take longer than the 50ms under test, which is about
+		// the check that hangs.
 		return []Check{
-			{Name: "store", Kind: p.Kind(), Required: true, Ping: p.Ping},
+			{Name: "store", Kind: p.Kind(), Required: true, Ping: func(context.Context) error { return nil }},
 			{Name: "broker", Kind: "mqtt", Ping: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
 		}
 	}})
