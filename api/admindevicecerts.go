@@ -42,12 +42,11 @@ func (a *API) addDeviceCert(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	c, err := a.deps.Devices.AddTrustedCert(r.Context(), iotEnv(env), in.PEM, in.Kind)
 	if err != nil {
 		a.deviceFail(w, r, err)
@@ -57,12 +56,11 @@ func (a *API) addDeviceCert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listDeviceCerts(w http.ResponseWriter, r *http.Request) {
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	list, err := a.deps.Devices.TrustedCerts(r.Context(), iotEnv(env))
 	if err != nil {
 		a.fail(w, r, err)
@@ -72,12 +70,11 @@ func (a *API) listDeviceCerts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) removeDeviceCert(w http.ResponseWriter, r *http.Request) {
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	if err := a.deps.Devices.RemoveTrustedCert(r.Context(), iotEnv(env), pathParam(r, "certId")); err != nil {
 		a.fail(w, r, err)
 		return

@@ -15,6 +15,17 @@ func (a *API) adminEnv(r *http.Request) (auth.Environment, error) {
 	return a.deps.Auth.GetEnvironment(r.Context(), pathParam(r, "id"), pathParam(r, "env"))
 }
 
+// auditedAdminEnv is adminEnv, also naming the environment in the
+// request's audit record (noteEnvironment), as the admin routes that act
+// on one environment's resources do.
+func (a *API) auditedAdminEnv(r *http.Request) (auth.Environment, error) {
+	env, err := a.adminEnv(r)
+	if err == nil {
+		noteEnvironment(r.Context(), env, false)
+	}
+	return env, err
+}
+
 // adminEnvironment is adminEnv, also opening the environment's database.
 func (a *API) adminEnvironment(r *http.Request) (auth.Environment, store.DB, error) {
 	env, err := a.adminEnv(r)

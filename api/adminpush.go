@@ -20,12 +20,11 @@ func (a *API) bindPushAdmin(g chi.Router, spec *apiSpec) {
 }
 
 func (a *API) getPushCredentials(w http.ResponseWriter, r *http.Request) {
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	info, err := a.deps.Push.Credentials(r.Context(), pushEnv(env))
 	if err != nil {
 		a.fail(w, r, err)
@@ -40,12 +39,11 @@ func (a *API) putAPNsCredentials(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	info, err := a.deps.Push.SetAPNs(r.Context(), pushEnv(env), c)
 	if err != nil {
 		a.pushFail(w, r, err)
@@ -60,12 +58,11 @@ func (a *API) putFCMCredentials(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	info, err := a.deps.Push.SetFCM(r.Context(), pushEnv(env), c)
 	if err != nil {
 		a.pushFail(w, r, err)
@@ -75,12 +72,11 @@ func (a *API) putFCMCredentials(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deletePushCredentials(w http.ResponseWriter, r *http.Request) {
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	if err := a.deps.Push.DeleteCredentials(r.Context(), pushEnv(env), pathParam(r, "kind")); err != nil {
 		a.fail(w, r, err)
 		return

@@ -152,11 +152,10 @@ func (req collectionSettingsRequest) patch() (objectstore.SettingsPatch, error) 
 // objectEnvironment resolves the admin route's environment for the
 // object store and notes it for the audit trail.
 func (a *API) objectEnvironment(r *http.Request) (auth.Environment, objectstore.Env, error) {
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		return auth.Environment{}, objectstore.Env{}, err
 	}
-	noteEnvironment(r.Context(), env, false)
 	return env, objectstore.Env{DB: env.DB}, nil
 }
 

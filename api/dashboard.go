@@ -37,12 +37,11 @@ func (a *API) getDashboard(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	rep, err := a.deps.Dashboard.Report(r.Context(), env.AppID, env.Name, minutes)
 	if errors.Is(err, dashboard.ErrInvalid) {
 		err = onField("minutes", fmt.Errorf("%w: %v", ErrInvalidInput, err))

@@ -105,11 +105,10 @@ func nonNil[T any](s []T) []T {
 // deployEnv resolves the route's environment (404 when unknown) and notes
 // it for the audit record.
 func (a *API) deployEnv(r *http.Request) (auth.Environment, error) {
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		return auth.Environment{}, err
 	}
-	noteEnvironment(r.Context(), env, false)
 	return env, nil
 }
 

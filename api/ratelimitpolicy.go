@@ -246,12 +246,11 @@ func (a *API) bindRateLimitAdmin(g chi.Router, spec *apiSpec) {
 }
 
 func (a *API) getRateLimits(w http.ResponseWriter, r *http.Request) {
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	o, err := a.rates.policies.overrides(r.Context(), env.DB)
 	if err != nil {
 		a.fail(w, r, err)
@@ -274,12 +273,11 @@ func (a *API) putRateLimits(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	noteEnvironment(r.Context(), env, false)
 	if err := a.rates.policies.set(r.Context(), env.DB, o); err != nil {
 		a.fail(w, r, err)
 		return

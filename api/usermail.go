@@ -220,11 +220,10 @@ type mailTestRequest struct {
 // noteAdminEnvironment records the environment of an admin route in the
 // audit note, once the route has resolved it.
 func (a *API) noteAdminEnvironment(r *http.Request) (auth.Environment, bool) {
-	env, err := a.adminEnv(r)
+	env, err := a.auditedAdminEnv(r)
 	if err != nil {
 		return auth.Environment{}, false
 	}
-	noteEnvironment(r.Context(), env, false)
 	return env, true
 }
 
